@@ -1,0 +1,88 @@
+"""Checks on a compiled matcher: dead, duplicate, redundant and noisy keywords.
+
+* dead — a keyword that contains one of its intent's exclusion phrases (or an objection phrase)
+  is rejected every time it matches;
+* duplicate — the same (normalised) keyword in two intents, or twice in the layered lists;
+* redundant — a keyword that contains a shorter keyword of the same intent with at least its
+  weight: wherever it matches the shorter one does too (kept only for explanations);
+* noisy — accepted hits on text known to contain no purchase intent (reviews, a non-shopping
+  stream), per 1,000 messages.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from keywords.matcher import KeywordMatcher
+from keywords.normalise import normalise_fast
+
+
+@dataclass
+class LintReport:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
+    noisy: list[tuple[str, str, int, float]] = field(default_factory=list)  # intent, keyword, hits, per 1k
+    negatives: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"error: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
+        out += [f"info: {i}" for i in self.info]
+        if self.negatives:
+            out.append(f"noisy keywords on {self.negatives} negative messages (accepted lead hits per 1,000):")
+            out += [f"  {rate:6.2f}/1k  {hits:5d}  {intent:<8} {kw!r}" for intent, kw, hits, rate in self.noisy]
+            if not self.noisy:
+                out.append("  none above the threshold")
+        if not (self.errors or self.warnings):
+            out.append("ok: no dead or duplicate keywords")
+        return out
+
+
+def lint_matcher(matcher: KeywordMatcher, negatives: Iterable[str] = (), *, max_rate_per_1k: float = 1.0) -> LintReport:
+    report = LintReport()
+    by_norm: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (intent, keyword), spec in matcher.specs.items():
+        by_norm[normalise_fast(keyword)].append((intent, f"{keyword} ({spec.list_name.rsplit('/', 1)[-1]})"))
+    for norm, owners in sorted(by_norm.items()):
+        intents = {i for i, _ in owners}
+        if len(intents) > 1:
+            report.warnings.append(f"duplicate: {norm!r} is a keyword of {', '.join(sorted(intents))}")
+        elif len(owners) > 1:
+            report.warnings.append(f"duplicate: {norm!r} appears {len(owners)} times in {owners[0][0]}")
+    excl: dict[str, list[str]] = defaultdict(list)
+    for intent, phrase, _ in matcher.exclusions:
+        excl[intent].append(normalise_fast(phrase))
+    objections = [normalise_fast(p) for p, _ in matcher.objections]
+    for (intent, keyword), spec in matcher.specs.items():
+        norm = normalise_fast(keyword)
+        for phrase in excl[intent]:
+            if phrase and phrase in norm:
+                report.errors.append(f"dead: {intent} keyword {keyword!r} always contains its exclusion {phrase!r}")
+        for phrase in objections:
+            if phrase and phrase in norm:
+                report.errors.append(f"dead: {intent} keyword {keyword!r} always contains the objection {phrase!r}")
+        for (o_intent, other), o_spec in matcher.specs.items():
+            o_norm = normalise_fast(other)
+            if o_intent == intent and o_norm != norm and o_norm in norm and o_spec.weight >= spec.weight:
+                if spec.question_only or not o_spec.question_only:
+                    report.info.append(f"redundant: {intent} {keyword!r} contains {other!r} (same or higher weight)")
+                    break
+    counts: Counter[tuple[str, str]] = Counter()
+    total = 0
+    for text in negatives:
+        total += 1
+        result = matcher.match(text)
+        if result.is_lead:
+            for hit in result.hits:
+                if hit.accepted and hit.intent in result.intents:
+                    counts[(hit.intent, hit.keyword)] += 1
+    report.negatives = total
+    if total:
+        for (intent, keyword), hits in counts.most_common():
+            rate = 1000 * hits / total
+            if rate > max_rate_per_1k:
+                report.noisy.append((intent, keyword, hits, round(rate, 2)))
+                report.warnings.append(f"noisy: {intent} {keyword!r} hits {rate:.2f} per 1,000 negative messages")
+    return report
