@@ -1,0 +1,208 @@
+"""Douyin Open sources: polled video comments and the webhook receiver's event queue.
+
+Comments are read oldest first (``sort_type=time_asc``) so a position is stable: the Source
+cursor is ``"<page cursor>#<items already taken from that page>"``. A restart fetches the same
+page and skips what was taken; when ``has_more`` is false the poller keeps asking the same page
+for newly appended comments. Comment ids are also de-duplicated in memory.
+
+Webhooks: ``WebhookReceiver.handle`` is an aiohttp handler (mounted by the app) that checks
+``X-Douyin-Signature``, drops repeated ``Msg-Id``s, echoes ``verify_webhook`` challenges and
+queues typed events for ``WebhookSource``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from bot.connectors.base import ConnectorHealth
+from bot.connectors.common import RecentIds, ReconnectPolicy, hex_excerpt, reconnecting
+from bot.connectors.douyin_open.api import DouyinOpenApi
+from bot.connectors.douyin_open.codec import MAX_BODY_BYTES, as_int, parse_webhook, verify_webhook_signature
+from bot.connectors.douyin_open.events import DmWindow, comment_event, webhook_events
+from bot.connectors.errors import ProtocolError
+from handlers.events import Event, SourceItem
+
+log = logging.getLogger(__name__)
+
+
+def parse_comment_cursor(cursor: str | None) -> tuple[int, int]:
+    """``"123#4"`` → (123, 4); None or junk → start of the list."""
+    if not cursor:
+        return 0, 0
+    page, _, skip = cursor.partition("#")
+    return max(0, as_int(page)), max(0, as_int(skip))
+
+
+def format_comment_cursor(page: int, skip: int) -> str:
+    return f"{page}#{skip}"
+
+
+class CommentSource:
+    """New comments on one video, by polling ``/item/comment/list/``."""
+
+    def __init__(
+        self,
+        api: DouyinOpenApi,
+        *,
+        account: str,
+        item_id: str,
+        health: ConnectorHealth,
+        poll_interval_s: float = 30.0,
+        page_size: int = 20,
+        policy: ReconnectPolicy | None = None,
+        sleep: Callable[[float], object] = asyncio.sleep,
+    ) -> None:
+        self.key = f"douyin_open:video:{item_id}"
+        self._api = api
+        self._account = account
+        self._item_id = item_id
+        self._health = health
+        self._interval = poll_interval_s
+        self._page_size = page_size
+        self._policy = policy or ReconnectPolicy(initial_s=1.0, max_s=300.0)
+        self._sleep = sleep
+
+    def stream(self, cursor: str | None) -> AsyncIterator[SourceItem]:
+        # Per stream (kept across its reconnects): a new stream resumes from the stored cursor and
+        # must not drop what an earlier stream saw but never got committed (lease lost, batch refused).
+        seen = RecentIds(100_000)
+        return reconnecting(lambda at: self._session(at, seen), cursor, policy=self._policy, health=self._health, name=self.key)
+
+    async def _session(self, cursor: str | None, seen: RecentIds) -> AsyncIterator[SourceItem]:
+        page_cursor, skip = parse_comment_cursor(cursor)
+        while True:
+            page = await self._api.comment_list(self._item_id, page_cursor, self._page_size)
+            fresh = page.comments[skip:]
+            for index, comment in enumerate(fresh, start=skip + 1):
+                last = index == len(page.comments)
+                position = (
+                    format_comment_cursor(page.cursor, 0)
+                    if last and page.has_more
+                    else format_comment_cursor(page_cursor, index)
+                )
+                if seen.seen(comment.comment_id):
+                    self._health.duplicates_dropped += 1
+                    continue
+                event = comment_event(comment, account=self._account, item_id=self._item_id)
+                yield SourceItem(event, position, received_at=time.time())
+            if page.has_more and page.cursor != page_cursor:
+                page_cursor, skip = page.cursor, 0
+                continue
+            skip = max(skip, len(page.comments))
+            result = self._sleep(self._interval)
+            if asyncio.iscoroutine(result):
+                await result
+
+
+class DmWindows:
+    """Open DM reply windows per user (from webhooks); the sender refuses outside them."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, DmWindow] = {}
+        self._by_msg: dict[str, DmWindow] = {}
+
+    def open(self, window: DmWindow) -> None:
+        current = self._by_user.get(window.user_id)
+        if current is None or window.until >= current.until:
+            self._by_user[window.user_id] = window
+        self._by_msg[window.msg_id] = window
+        if len(self._by_msg) > 100_000:
+            self.prune(time.time())
+
+    def find(self, user_id: str, msg_id: str | None, now: float) -> DmWindow | None:
+        window = self._by_msg.get(msg_id) if msg_id else None
+        if window is None or window.user_id != user_id:
+            window = self._by_user.get(user_id)
+        return window if window is not None and window.until > now else None
+
+    def prune(self, now: float) -> None:
+        self._by_user = {k: w for k, w in self._by_user.items() if w.until > now}
+        self._by_msg = {k: w for k, w in self._by_msg.items() if w.until > now}
+
+
+BAD_SIGNATURES = "webhook_bad_signature"
+
+
+class WebhookReceiver:
+    """aiohttp handler for the single Douyin webhook URL."""
+
+    def __init__(
+        self,
+        *,
+        client_secret: str,
+        account: str,
+        health: ConnectorHealth,
+        windows: DmWindows,
+        queue_size: int = 10_000,
+        path: str = "/webhooks/douyin_open",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self._secret = client_secret
+        self._account = account
+        self._health = health
+        self.windows = windows
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=queue_size)
+        self._msg_ids = RecentIds(50_000)
+        self._clock = clock
+
+    def add_routes(self, app: web.Application, path: str | None = None) -> None:
+        app.router.add_post(path or self.path, self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(body))
+        signature = request.headers.get("X-Douyin-Signature")
+        signed = verify_webhook_signature(self._secret, body, signature)
+        try:
+            hook = parse_webhook(body)
+        except ProtocolError as error:
+            if not signed:
+                return self._reject()
+            self._health.malformed_frames += 1
+            log.warning("douyin_open webhook: %s; body %s", error, hex_excerpt(body))
+            return web.json_response({"error": "malformed body"}, status=400)
+        if hook.event == "verify_webhook" and signature is None:
+            # The URL check only echoes a number back; it is answered even when unsigned.
+            return web.json_response({"challenge": hook.content.get("challenge")})
+        if not signed:
+            return self._reject()
+        if hook.event == "verify_webhook":
+            return web.json_response({"challenge": hook.content.get("challenge")})
+        msg_id = request.headers.get("Msg-Id", "")
+        if msg_id and self._msg_ids.seen(msg_id):
+            self._health.duplicates_dropped += 1
+            return web.json_response({"ok": True, "duplicate": True})
+        events, window = webhook_events(hook, account=self._account, msg_id=msg_id, now=self._clock())
+        if window is not None:
+            self.windows.open(window)
+        for event in events:
+            await self.queue.put(event)
+        self._health.last_event_at = self._clock()
+        return web.json_response({"ok": True})
+
+    def _reject(self) -> web.Response:
+        self._health.extra[BAD_SIGNATURES] = self._health.extra.get(BAD_SIGNATURES, 0.0) + 1
+        log.warning("douyin_open webhook: bad or missing X-Douyin-Signature; rejected")
+        return web.json_response({"error": "bad signature"}, status=403)
+
+
+class WebhookSource:
+    """Events pushed to the webhook, in arrival order; no resumable position (cursor None)."""
+
+    def __init__(self, receiver: WebhookReceiver, *, account: str, health: ConnectorHealth) -> None:
+        self.key = f"douyin_open:webhook:{account}"
+        self.receiver = receiver
+        self._health = health
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[SourceItem]:
+        self._health.state = "live"
+        while True:
+            event = await self.receiver.queue.get()
+            yield SourceItem(event, None, received_at=time.time())
