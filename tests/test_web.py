@@ -1,0 +1,202 @@
+"""The dashboard over HTTP (no browser): login, sessions, CSRF, escaping, exports, controls."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.outbox import PAUSE_FLAG, SHADOW_FLAG
+from bot.web import WebContext, start_web
+from bot.web.security import Session, decode_session, encode_session, session_key
+from storage.reports import question_board
+from tests.helpers import chat, make_config, run_worker, start_sim
+
+TOKEN = "test-token-0123456789"
+XSS = "<img src=x onerror=alert(1)>"
+FORMULA = '=HYPERLINK("http://evil","click")'
+
+
+@pytest.fixture
+async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, WebContext]]:
+    sim = await start_sim(
+        [
+            chat("u1", "多少钱", nickname=FORMULA),
+            chat("u2", "3号链接有货吗", nickname=XSS),
+            chat("u3", "主播好"),
+            chat("u4", "3号链接多少钱"),
+        ]
+    )
+    config = make_config(sqlite_url, tmp_path)
+    try:
+        app = await run_worker(config, sim, shadow=True)
+    finally:
+        await sim.close()
+    context = WebContext(engine=app.engine, repository=app.repository, config=config, token=TOKEN)
+    running = await start_web(context, "127.0.0.1", 0)
+    try:
+        yield running.url, context
+    finally:
+        await running.stop()
+        await app.engine.dispose()
+
+
+def client() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # cookies for 127.0.0.1, like a browser
+
+
+async def login(session: aiohttp.ClientSession, base: str) -> str:
+    page = await (await session.get(f"{base}/login")).text()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    response = await session.post(f"{base}/login", data={"token": TOKEN, "csrf_token": csrf.group(1), "next": "/leads"})
+    assert response.status == 200 and response.url.path == "/leads"
+    page = await (await session.get(f"{base}/live")).text()
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def test_session_cookie_is_signed_and_expires() -> None:
+    key = session_key(TOKEN)
+    session = Session("sid", "csrf", "user", 2_000_000_000)
+    value = encode_session(session, key)
+    assert decode_session(value, key, now=1_000_000_000) == session
+    payload, signature = value.split(".")
+    forged = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + signature
+    assert decode_session(forged, key, now=1_000_000_000) is None
+    assert decode_session(value, session_key("another-token"), now=1_000_000_000) is None
+    assert decode_session(value, key, now=2_000_000_001) is None
+    assert decode_session("garbage", key) is None
+
+
+async def test_unauthenticated_pages_redirect_and_api_gets_401(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        page = await http.get(f"{base}/leads", allow_redirects=False)
+        assert page.status == 302 and page.headers["Location"].startswith("/login")
+        for path in ("/api/stats", "/events", "/leads/export?format=csv", "/api/leads"):
+            response = await http.get(f"{base}{path}", allow_redirects=False)
+            assert response.status == 401, path
+        wrong = await http.get(f"{base}/live/compact?token=nope", allow_redirects=False)
+        assert wrong.status == 401
+
+
+async def test_login_cookie_flags_and_security_headers(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        response = await http.get(f"{base}/login")
+        cookie = response.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        page = await response.text()
+        assert TOKEN not in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        wrong = await http.post(f"{base}/login", data={"token": "wrong", "csrf_token": csrf.group(1)})
+        assert wrong.status == 401
+
+
+async def test_post_without_csrf_is_refused(site: tuple[str, WebContext]) -> None:
+    base, context = site
+    async with client() as http:
+        csrf = await login(http, base)
+        refused = await http.post(f"{base}/control/pause", allow_redirects=False)
+        assert refused.status == 403
+        forged = await http.post(f"{base}/control/pause", data={"csrf_token": "x" * len(csrf)}, allow_redirects=False)
+        assert forged.status == 403
+        assert await context.repository.get_flag(PAUSE_FLAG, "0") == "0"
+        accepted = await http.post(
+            f"{base}/control/pause", headers={"X-CSRF-Token": csrf, "Accept": "application/json"}
+        )
+        assert accepted.status == 200 and (await accepted.json())["paused"] is True
+        assert await context.repository.get_flag(PAUSE_FLAG, "0") == "1"
+        await http.post(f"{base}/control/shadow-on", headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+        assert await context.repository.get_flag(SHADOW_FLAG, "0") == "1"
+
+
+async def test_hostile_nickname_is_escaped_everywhere(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        await login(http, base)
+        for path in ("/leads", "/live"):
+            page = await (await http.get(f"{base}{path}")).text()
+            assert XSS not in page
+            assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        data = await (await http.get(f"{base}/api/leads")).json()
+        lead_id = next(lead["id"] for lead in data["leads"] if lead["nickname"] == XSS)
+        detail = await (await http.get(f"{base}/leads/{lead_id}")).text()
+        assert XSS not in detail and "&lt;img src=x onerror=alert(1)&gt;" in detail
+
+
+async def test_export_is_exactly_the_filtered_set_and_formula_safe(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        await login(http, base)
+        listing = await (await http.get(f"{base}/api/leads?intent=price")).json()
+        text = await (await http.get(f"{base}/leads/export?format=csv&intent=price")).text()
+        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        assert sorted(int(r["id"]) for r in rows) == sorted(lead["id"] for lead in listing["leads"])
+        assert listing["total"] == len(rows) == 2
+        assert "'" + FORMULA in {r["nickname"] for r in rows}
+        everything = await (await http.get(f"{base}/leads/export?format=jsonl")).text()
+        assert len(everything.splitlines()) == 3
+
+
+async def test_question_board_groups_by_product_and_intent(site: tuple[str, WebContext]) -> None:
+    _, context = site
+    board = await question_board(context.engine, 0)
+    price = [row for row in board if row["intent"] == "price"]
+    assert sum(row["people"] for row in price) == 2
+    assert all(row["label"] for row in board)
+
+
+async def test_notes_bulk_status_and_metrics(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        csrf = await login(http, base)
+        leads = (await (await http.get(f"{base}/api/leads")).json())["leads"]
+        ids = [lead["id"] for lead in leads]
+        response = await http.post(f"{base}/leads/{ids[0]}/notes", data={"notes": "call back <b>tomorrow</b>", "csrf_token": csrf})
+        assert response.status == 200
+        detail = await (await http.get(f"{base}/api/leads/{ids[0]}")).json()
+        assert detail["notes"] == "call back <b>tomorrow</b>"
+        bulk = await http.post(
+            f"{base}/leads/bulk-status",
+            data=[("csrf_token", csrf), ("status", "won"), *[("ids", str(i)) for i in ids[:2]]],
+        )
+        assert bulk.status == 200
+        won = await (await http.get(f"{base}/api/leads?status=won")).json()
+        assert sorted(lead["id"] for lead in won["leads"]) == sorted(ids[:2])
+        metrics = await (await http.get(f"{base}/metrics")).text()  # allowed from 127.0.0.1
+        assert "leadbot_messages_per_second" in metrics and "leadbot_paused 0.0" in metrics
+    for page in ("/reports", "/settings", "/keywords?text=3号链接多少钱"):
+        async with client() as http:
+            await login(http, base)
+            response = await http.get(f"{base}{page}")
+            assert response.status == 200, page
+
+
+async def test_settings_preview_reports_errors_like_the_config_file(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        csrf = await login(http, base)
+        bad = await http.post(
+            f"{base}/settings/preview",
+            data={"csrf_token": csrf, "section": "caps", "content": "[caps.reply]\nper_user_per_day = -1\n"},
+        )
+        assert bad.status == 422
+        assert "caps.reply.per_user_per_day = -1: must be &gt;= 0" in await bad.text()
+        good = await http.post(
+            f"{base}/settings/preview",
+            data={"csrf_token": csrf, "section": "caps", "content": "[caps]\nper_user_total_per_day = 5\n"},
+        )
+        page = await good.text()
+        assert good.status == 200 and "caps.per_user_total_per_day" in page
