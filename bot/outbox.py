@@ -237,6 +237,9 @@ class OutboxSender:
             raise
         finally:
             self._last_send_at = time.monotonic()
+            bucket = self.buckets.get(message.channel)
+            if bucket is not None:
+                bucket.finished(self._last_send_at)
 
     async def send_one(self, action: ClaimedAction) -> None:
         message = OutgoingMessage(

@@ -61,6 +61,38 @@ def test_a_rate_limited_answer_from_the_platform_pauses_the_bucket() -> None:
     assert bucket.take(T0 + 30)
 
 
+def test_the_interval_counts_from_the_answer_so_a_slow_send_cannot_bunch_up_with_the_next() -> None:
+    # The first request takes 0.25 s (cold connection); the platform may receive it at the end.
+    bucket = TokenBucket(0.5, 1)
+    assert bucket.take(T0)
+    bucket.finished(T0 + 0.25)
+    assert bucket.ready_at(T0 + 0.5) == T0 + 0.75
+    assert not bucket.take(T0 + 0.5)
+    assert bucket.take(T0 + 0.75)
+
+
+def test_no_refill_while_a_send_is_in_flight_even_with_a_burst() -> None:
+    bucket = TokenBucket(1.0, 2)
+    assert bucket.take(T0)  # one token left
+    bucket.finished(T0 + 5)  # a 5 s request does not earn the spent token back
+    assert bucket.available(T0 + 5) == 1
+    assert bucket.take(T0 + 5)
+    bucket.finished(T0 + 5)
+    assert bucket.available(T0 + 5.5) == 0
+    assert bucket.ready_at(T0 + 5.5) == T0 + 6
+
+
+def test_finished_keeps_the_jitter_drawn_for_the_send() -> None:
+    bucket = TokenBucket(1.0, 1, 0.5, random.Random(3))
+    assert bucket.take(T0)
+    jitter = bucket.not_before - (T0 + 1.0)
+    assert 0 <= jitter < 0.5
+    bucket.finished(T0 + 0.2)
+    assert abs(bucket.ready_at(T0) - (T0 + 1.2 + jitter)) < 1e-9
+    bucket.finished(T0 + 0.9)  # a second call without a send in between changes nothing
+    assert abs(bucket.ready_at(T0) - (T0 + 1.2 + jitter)) < 1e-9
+
+
 def test_when_the_budget_is_short_replies_go_first_then_greetings_then_reminders() -> None:
     caps = CapsSettings()
     pending = [

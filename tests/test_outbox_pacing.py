@@ -149,6 +149,21 @@ async def test_when_the_budget_is_short_lead_replies_go_before_greetings_before_
     assert min(gaps) >= 0.29, gaps  # one live-chat send per 0.3 s on this account
 
 
+async def test_a_request_that_reaches_the_platform_late_does_not_bunch_up_with_the_next_send(
+    db_url: str, tmp_path: Path
+) -> None:
+    # What turned CI red once: the first request of a run was slow to arrive (cold connection on a
+    # busy machine), the second was not, and the platform saw them 0.14 s apart at a 0.3 s pace.
+    rates = {"rates": {"sim.live_chat": {"interval_s": 0.3, "burst": 1}}}
+    async with Harness(db_url, tmp_path, **rates) as h:
+        h.fault(Fault("lag", seconds=0.25))
+        await queue(h.repository, [action(1), action(2), action(3)])
+        h.start()
+        assert await wait_for(lambda: _true(len(h.sends) == 3), within_s=10)
+    gaps = [b.ts - a.ts for a, b in zip(h.sends, h.sends[1:], strict=False)]
+    assert min(gaps) >= 0.3, gaps
+
+
 async def test_pause_stops_a_queue_of_1000_sends_within_a_second_and_resume_sends_the_rest_once(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 # status: answer the next API call with an HTTP status; noecho: accept the next send but never
 # show it (platforms that silently filter); the rest hit the stream.
-FaultKind = Literal["status", "noecho", "drop", "garbage", "silence", "truncate"]
+FaultKind = Literal["status", "noecho", "lag", "drop", "garbage", "silence", "truncate"]
 HTTP_FAULTS = ("status", "noecho")
 
 
@@ -83,7 +83,8 @@ class SendLog:
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected misbehaviour. ``status``: answer the next HTTP call with it."""
+    """One injected misbehaviour. ``status``: answer the next HTTP call with it; ``lag``: the
+    next send request reaches the platform ``seconds`` late (a cold or congested connection)."""
 
     kind: FaultKind
     status: int = 500
@@ -98,6 +99,7 @@ class FaultPlan:
 
     http: deque[Fault] = field(default_factory=deque)
     stream: deque[Fault] = field(default_factory=deque)
+    lags: deque[Fault] = field(default_factory=deque)
     hits: list[tuple[float, Fault]] = field(default_factory=list)  # (when, fault) for HTTP faults served
 
     def next_http(self) -> Fault | None:
@@ -107,11 +109,16 @@ class FaultPlan:
         self.hits.append((time.time(), fault))
         return fault
 
+    async def arrive(self) -> None:
+        """Hold a send request back by the next queued ``lag`` before the platform sees it."""
+        if self.lags:
+            await asyncio.sleep(self.lags.popleft().seconds)
+
     def next_stream(self) -> Fault | None:
         return self.stream.popleft() if self.stream else None
 
     def add(self, fault: Fault, count: int = 1) -> None:
-        target = self.http if fault.kind in HTTP_FAULTS else self.stream
+        target = self.lags if fault.kind == "lag" else self.http if fault.kind in HTTP_FAULTS else self.stream
         for _ in range(count):
             target.append(fault)
 

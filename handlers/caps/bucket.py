@@ -4,6 +4,13 @@ The sender asks ``ready_at(now)``; when it is ``<= now`` it may ``take(now)`` on
 send. After each send the next send is pushed back by a further random ``[0, jitter_s)`` so sends
 do not form the perfectly regular rhythm anti-spam systems look for. Randomness comes from
 an injected ``random.Random`` (seed it in tests); nothing here sleeps.
+
+The platform counts the gap between the moments it *received* two messages, and we only know
+that a message was received somewhere between the start of its request and the answer. So a
+sender calls ``finished(now)`` when the answer arrives: the bucket does not refill while a send
+is in flight, and the next send waits a full interval from the answer. Without it a slow first
+request (cold connection, busy machine) and a fast second one reach the platform closer together
+than the configured interval.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ class TokenBucket:
     tokens: float = -1.0  # -1: start full
     updated_at: float | None = None
     not_before: float = 0.0  # jitter pushes the next send at least this late
+    in_flight_since: float | None = None  # set by take(), cleared by finished()
+    last_jitter: float = 0.0
 
     @classmethod
     def from_settings(cls, rate: RateLimit, rng: random.Random | None = None) -> TokenBucket:
@@ -55,10 +64,27 @@ class TokenBucket:
         if self.available(now) < 1:
             return False
         self.tokens -= 1
-        jitter = self.rng.random() * self.jitter_s if self.jitter_s > 0 else 0.0
-        next_token = now if self.tokens + 1e-9 >= 1 else now + (1 - self.tokens) * self.interval_s
-        self.not_before = next_token + jitter
+        self.last_jitter = self.rng.random() * self.jitter_s if self.jitter_s > 0 else 0.0
+        self.not_before = self._next_token_at(now) + self.last_jitter
+        self.in_flight_since = now
         return True
+
+    def finished(self, now: float) -> None:
+        """The send taken last got its answer at ``now``: count the interval from here.
+
+        The time the request spent in flight is not refill time (see the module docstring), so
+        the refill clock moves to ``now`` without adding tokens, and the next send is pushed to a
+        full interval (plus the same jitter) after the answer.
+        """
+        if self.in_flight_since is None:
+            return
+        self.in_flight_since = None
+        if self.updated_at is not None and now > self.updated_at:
+            self.updated_at = now
+        self.not_before = max(self.not_before, self._next_token_at(now) + self.last_jitter)
+
+    def _next_token_at(self, now: float) -> float:
+        return now if self.tokens + 1e-9 >= 1 else now + (1 - self.tokens) * self.interval_s
 
     def penalise(self, now: float, retry_after: float) -> None:
         """The platform said "too fast" (RateLimited): send nothing before ``now + retry_after``."""

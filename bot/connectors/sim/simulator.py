@@ -178,6 +178,7 @@ def create_simulator(
         return ws
 
     async def send(request: web.Request) -> web.Response:
+        await state.faults.arrive()
         fault = state.faults.next_http()
         if fault is not None and fault.kind != "noecho":
             return state.faults.http_response(fault)
