@@ -311,6 +311,12 @@ async def run(args: argparse.Namespace, db: str | None) -> int:
     if send:
         print(f"reply latency (sim send ts -> reply accepted by the platform), {len(send)} replies: "
               f"p50 {percentile(send, 0.5) * 1000:.0f} ms, p99 {percentile(send, 0.99) * 1000:.0f} ms")  # fmt: skip
+    over = sum(1 for d in decision if d > 0.2)
+    print(f"  over 200 ms: {over} of {len(decision)} ({over / max(1, len(decision)) * 100:.2f}%)")
+    if feed_s >= 120:  # a soak: where in time the tail sits (steady, or a few bad moments?)
+        for minute, values in sorted(_by_minute(rows, status["started"]).items()):
+            print(f"  minute {minute:>2}: {len(values):>7} msgs, decision p50 {percentile(values, 0.5) * 1000:4.0f} ms, "
+                  f"p99 {percentile(values, 0.99) * 1000:4.0f} ms, max {max(values) * 1000:5.0f} ms")  # fmt: skip
     backlog = [s["pushed"] - s["stored"] for s in samples]
     print(f"backlog (pushed - stored, sampled 1/s): median {statistics.median(backlog):.0f}, max {max(backlog)}")
     for n in range(args.workers):
@@ -323,6 +329,14 @@ async def run(args: argparse.Namespace, db: str | None) -> int:
                   f"({(tail - head) / head * 100:+.1f}%), max {max(series):.0f} MB")  # fmt: skip
     print(f"logs and database: {workdir}")
     return 0
+
+
+def _by_minute(rows: Any, started: float) -> dict[int, list[float]]:
+    """Decision latencies grouped by the minute of the feed the message was sent in."""
+    minutes: dict[int, list[float]] = {}
+    for row in rows:
+        minutes.setdefault(int((row.ts - started) // 60), []).append(row.decided_at - row.ts)
+    return minutes
 
 
 if __name__ == "__main__":
