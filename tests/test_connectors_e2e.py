@@ -42,6 +42,7 @@ async def test_run_with_each_connector_against_its_simulator(platform: str, sqli
     base_url = f"http://127.0.0.1:{port}"
     make_entry = getattr(simulator, "simulator_connector_config", None) or importlib.import_module(f"bot.connectors.{platform}").simulator_connector_config
     entry = make_entry(base_url, rooms)
+    entry["account"] = "shop-1"  # a merchant names the account: replies must still find their sender
     if "token_file" in entry:
         entry["token_file"] = str(tmp_path / "tokens.json")  # never write credentials into the repo
     settings, _ = parse_settings(

@@ -52,7 +52,9 @@ def build(settings: BaseModel, account: str) -> Connector:
         for room in settings.rooms
     ]
     sender = BilibiliSender(api, echo) if settings.sessdata is not None else None
-    return Connector(name=name, platform=PLATFORM, sources=sources, sender=sender, health=health, closers=[api.aclose])
+    return Connector(
+        name=name, platform=PLATFORM, sources=sources, sender=sender, account=account, health=health, closers=[api.aclose]
+    )
 
 
 CONNECTOR = ConnectorSpec(

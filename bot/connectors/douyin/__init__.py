@@ -49,7 +49,9 @@ def build_connector(settings: DouyinSettings, account: str, *, signer: Signer | 
             health.credential_expires_at = expires
             if expires - time.time() < EXPIRY_WARNING_S:
                 log.warning("%s: the Douyin sessionid expires at %s; log in again and update it", name, settings.sessionid_expires_at)
-    return Connector(name=name, platform="douyin", sources=sources, sender=sender, health=health, closers=closers)
+    return Connector(
+        name=name, platform="douyin", sources=sources, sender=sender, account=account, health=health, closers=closers
+    )
 
 
 def _build(settings: BaseModel, account: str) -> Connector:

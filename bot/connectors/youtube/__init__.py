@@ -95,6 +95,7 @@ def build(settings: BaseModel, account: str) -> Connector:
         platform="youtube",
         sources=sources,
         sender=YouTubeSender(http, echo, can_send=http.can_send),
+        account=account,
         health=health,
         closers=[http.aclose],
     )
