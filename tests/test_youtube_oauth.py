@@ -184,6 +184,35 @@ async def test_the_merchant_revoking_the_app_stops_with_auth_expired_and_says_to
     assert world.sim.list_calls > 0 and world.sim.chats[CHAT][-1]["snippet"]["displayMessage"] == "hello"
 
 
+async def test_with_an_api_key_too_the_chat_is_still_read_after_a_revocation_but_nothing_is_sent(world: World):
+    connector = world.connector(api_key=world.sim.api_key)
+    sender = connector.sender
+    assert sender is not None
+    stream = chat_source(connector).stream(None)
+    world.sim.chat_message(CHAT, "UCa", "a", "hello")
+    await viewers_only(stream, 1)
+    world.sim.revoke_refresh_token()
+    world.sim.chat_message(CHAT, "UCb", "b", "多少钱")
+    world.sim.chat_message(CHAT, "UCc", "c", "几号链接")
+    later = await viewers_only(stream, 2)
+    assert [m.text for m in later] == ["多少钱", "几号链接"], "leads keep being captured with the api_key"
+    with pytest.raises(AuthExpired, match="authorise the app again"):
+        await sender.send(say("reply", 0))
+    assert "authorise the app again" in (connector.health.last_error or "")
+    assert world.sim.chats[CHAT][-1]["snippet"]["displayMessage"] == "几号链接", "nothing was sent"
+    await stream.aclose()
+
+
+async def test_without_an_api_key_a_refused_read_is_not_retried_with_one(world: World):
+    connector = world.connector()
+    stream = chat_source(connector).stream(None)
+    world.sim.chat_message(CHAT, "UCa", "a", "hello")
+    await viewers_only(stream, 1)
+    world.sim.revoke_refresh_token()
+    assert [item async for item in stream] == []
+    assert connector.health.state == "auth_expired"
+
+
 async def test_access_withdrawn_but_refresh_still_working_surfaces_after_one_retry(world: World):
     sender = world.connector().sender
     assert sender is not None

@@ -4,18 +4,27 @@ Every request spends its units *before* it is made (Google charges invalid reque
 ``403 quotaExceeded`` empties the budget until midnight Pacific. A 401 to a bearer token that
 can be renewed is retried once with the renewed token, so an expiry the token provider did not
 see coming (revoked early, clock skew) never reaches the pipeline.
+
+When the OAuth grant is dead (the merchant revoked the app, the refresh token expired) and an
+``api_key`` is configured too, reads go on with the key — public chats and comments stay
+watched and leads keep being captured — while sends keep failing with ``AuthExpired`` (the
+outbox holds them and the dashboard says "authorise again"). Without a key, reads stop too.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bot.connectors.errors import ProtocolError
+from bot.connectors.errors import AuthExpired, ProtocolError
 from bot.connectors.httpkit import LazySession, RawResponse, request_bytes
 from bot.connectors.youtube.codec import error_reason, load_object, typed_error
 from bot.connectors.youtube.quota import QuotaBudget
 from bot.connectors.youtube.tokens import BearerTokens, StaticToken
+
+log = logging.getLogger(__name__)
+READ_METHODS = frozenset({"GET"})
 
 
 class YouTubeHttp:
@@ -35,6 +44,7 @@ class YouTubeHttp:
         self._api_key = api_key
         self._tokens = tokens or (StaticToken(access_token) if access_token else None)
         self._session = LazySession(timeout_s)
+        self.reading_with_key_since_auth_failed = False  # the fallback is in use (health, tests)
 
     @property
     def can_send(self) -> bool:
@@ -51,13 +61,32 @@ class YouTubeHttp:
         json: Any = None,
         idempotency_key: str | None = None,
     ) -> bytes:
-        token = await self._tokens.current() if self._tokens is not None else None
+        can_fall_back = method in READ_METHODS and bool(self._api_key)
+        try:
+            token = await self._tokens.current() if self._tokens is not None else None
+        except AuthExpired as error:
+            if not can_fall_back:
+                raise
+            self._falling_back(error)
+            token = None
         answer = await self._attempt(method, path, cost, params, json, idempotency_key, token)
         if answer.status == 401 and token is not None and self._tokens is not None:
-            renewed = await self._tokens.rejected(token)
+            try:
+                renewed = await self._tokens.rejected(token)
+            except AuthExpired as error:
+                if not can_fall_back:
+                    raise
+                self._falling_back(error)
+                renewed = None
+                token = None
+                answer = await self._attempt(method, path, cost, params, json, idempotency_key, None)
             if renewed is not None:
                 token = renewed
                 answer = await self._attempt(method, path, cost, params, json, idempotency_key, token)
+            elif token is not None and can_fall_back:
+                self._falling_back(AuthExpired("the access token was refused and no other could be had"))
+                token = None
+                answer = await self._attempt(method, path, cost, params, json, idempotency_key, None)
         status, body = answer.status, answer.body
         if token is not None and self._tokens is not None and status != 401 and status < 500:
             self._tokens.accepted(token)  # got past authentication (a 403 quotaExceeded did too)
@@ -72,6 +101,12 @@ class YouTubeHttp:
             self.budget.exhaust()
         raise typed_error(status, reason, message, retry_after=answer.retry_after,
                           until_reset=self.budget.seconds_until_reset())
+
+    def _falling_back(self, error: AuthExpired) -> None:
+        if not self.reading_with_key_since_auth_failed:
+            log.warning("youtube: OAuth no longer works (%s); reading public chats and comments with the api_key. "
+                        "Replies wait until the app is authorised again.", error)  # fmt: skip
+        self.reading_with_key_since_auth_failed = True
 
     async def _attempt(
         self,
