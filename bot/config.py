@@ -104,6 +104,19 @@ class WebSettings(BaseModel):
     token: SecretStr | None = None  # use "env:LEADBOT_WEB_TOKEN" rather than a literal
 
 
+class WebhooksSettings(BaseModel):
+    """Where platforms deliver webhooks (Douyin Open: DMs, follows, comment replies). Served by
+    ``leadbot run`` only when a connector has webhook routes; separate from the dashboard because
+    it must be reachable by the platform (behind your HTTPS reverse proxy) and authenticates each
+    call by its signature, not by the dashboard token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8766, ge=0, le=65535)
+
+
 class ConnectorEntry(BaseModel):
     """The common part of a ``[[connectors]]`` entry; the rest is validated by the connector."""
 
@@ -139,6 +152,7 @@ class Settings(BaseModel):
     replies: RepliesSettings = Field(default_factory=RepliesSettings)
     sender: SenderSettings = Field(default_factory=SenderSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    webhooks: WebhooksSettings = Field(default_factory=WebhooksSettings)
     workers: WorkersSettings = Field(default_factory=WorkersSettings)
     connectors: list[ConnectorEntry] = Field(default_factory=list)
 

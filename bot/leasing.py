@@ -11,6 +11,11 @@ reader that has since been cancelled can be written (the database fence in
 When the database cannot be reached, the worker keeps reading only while its leases are
 certainly still valid (last successful renewal + ``lease_s``), then stops its readers; they
 restart from the stored cursor once the leases are claimed again.
+
+*Local* sources (``bot.connectors.base.is_local``: webhooks pushed to this process) take no
+lease: only this worker can read what was pushed to it. Their reader starts with the first
+sync, is restarted if it fails, and keeps running through a database outage (the queue fills,
+the receiver stops answering, and the platform retries its webhook later).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from bot.connectors.base import Source
+from bot.connectors.base import Source, is_local
 from storage.leases import LeaseBook
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,8 @@ class LeaseOptions:
 class SourceAssigner:
     def __init__(self, sources: Sequence[Source], leases: LeaseBook, owner: str, read: ReadFn, options: LeaseOptions) -> None:
         self.sources = {source.key: source for source in sources}
+        self.local = frozenset(key for key, source in self.sources.items() if is_local(source))
+        self.leased = [key for key in self.sources if key not in self.local]
         self.leases = leases
         self.owner = owner
         self.read = read
@@ -63,19 +70,23 @@ class SourceAssigner:
     # ------------------------------------------------------------------ lease sync
     async def sync_once(self) -> bool:
         started = time.monotonic()
+        if not self._stopped:
+            for key in sorted(self.local - self.tasks.keys()):
+                self._start(key)
         try:
             state = await self.leases.sync(
                 self.owner,
-                list(self.sources),
+                self.leased,
                 lease_s=self.options.lease_s,
                 max_sources=self.options.max_sources,
                 take_all=self.options.take_all,
             )
         except Exception as error:
             self.sync_errors += 1
-            if time.monotonic() >= self.valid_until and self.reading:
-                log.error("cannot renew source leases (%s); they may have expired: stopping %d reader(s)", error, len(self.reading))
-                self.lose(set(self.reading))
+            leased_reading = self.reading - self.local
+            if time.monotonic() >= self.valid_until and leased_reading:
+                log.error("cannot renew source leases (%s); they may have expired: stopping %d reader(s)", error, len(leased_reading))
+                self.lose(leased_reading)
             else:
                 log.warning("cannot renew source leases: %s", error)
             return False
@@ -83,7 +94,7 @@ class SourceAssigner:
             return True
         self.valid_until = started + self.options.lease_s
         self.held, self.workers = state.held, state.workers
-        lost = self.reading - state.held
+        lost = self.reading - self.local - state.held
         if lost:
             log.warning("lease lost for %s: stopped reading it", ", ".join(sorted(lost)))
             self.lose(lost)

@@ -25,13 +25,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_any
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential_jitter
 
-from bot.connectors.base import Connector, OutgoingMessage, SendReceipt
+from bot.connectors.base import Connector, OutgoingMessage, ReplyWindow, SendReceipt
 from bot.connectors.errors import AuthExpired, PermanentError, RateLimited, TransientError
 from bot.faultpoints import fault_point
 from bot.metrics import Metrics
@@ -253,6 +254,8 @@ class OutboxSender:
             recipient_user_id=action.recipient,
         )
         try:
+            if action.channel == "private_message" and action.recipient:
+                message = replace(message, reply_window=await self._stored_window(action))
             receipt: SendReceipt | None = None
             async for attempt in AsyncRetrying(
                 stop=stop_any(stop_after_attempt(IN_PLACE_ATTEMPTS), stop_if_long_retry_after()),
@@ -302,6 +305,15 @@ class OutboxSender:
             ),
         )
         self.metrics.sent[action.kind] += 1
+
+    async def _stored_window(self, action: ClaimedAction) -> ReplyWindow | None:
+        """The person's reply window as stored by whichever worker received their DM: this sender
+        may run in another process, or after a restart, than the one the webhook reached."""
+        assert action.recipient is not None
+        stored = await self.repository.dm_window(action.platform, action.account, action.recipient)
+        if stored is None:
+            return None
+        return ReplyWindow(stored.msg_id, stored.conversation_id, stored.scene, stored.until)
 
     async def _retry_later(self, action: ClaimedAction, error: Exception, retry_after: float | None) -> None:
         name = type(error).__name__

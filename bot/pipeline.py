@@ -436,7 +436,9 @@ class Worker:
         delay = 0.2
         while True:
             try:
-                result = await self.repository.write_batch(batch, lease_owner=self.options.worker_id)
+                result = await self.repository.write_batch(
+                    batch, lease_owner=self.options.worker_id, unleased=self.assigner.local
+                )
             except (OperationalError, DBAPIError, OSError) as error:
                 if _is_write_conflict(error):  # deadlock / serialization failure between workers: just retry
                     self.metrics.db_conflicts += 1

@@ -32,6 +32,7 @@ from storage.records import (
     Batch,
     BroadcastRecord,
     CursorUpdate,
+    DmWindowRecord,
     EchoRecord,
     InteractionRecord,
     MatchRecord,
@@ -81,6 +82,23 @@ def products_of(result: MatchResult) -> tuple[str, ...]:
     if result.link_number is not None:
         return (f"#{result.link_number}",)
     return ()
+
+
+def reply_window(event: ChatMessage | DirectMessage) -> DmWindowRecord | None:
+    """The private-message reply window an inbound DM opened, to be stored for every sender."""
+    if not isinstance(event, DirectMessage) or event.reply_window_until is None:
+        return None
+    if not (event.conversation_id and event.reply_scene and event.viewer.user_id):
+        return None
+    return DmWindowRecord(
+        event.origin.platform,
+        event.origin.account,
+        event.viewer.user_id,
+        event.event_id,
+        event.conversation_id,
+        event.reply_scene,
+        event.reply_window_until,
+    )
 
 
 @dataclass
@@ -143,6 +161,9 @@ class Decider:
                 subscription = self.subscription(event, intents, base_context)
                 if subscription is not None:
                     batch.subscriptions.append(subscription)
+                window = reply_window(event)
+                if window is not None:
+                    batch.dm_windows.append(window)
             elif isinstance(event, SendEcho):
                 batch.echoes.append(EchoRecord(event.idempotency_key, event.origin.key, event.text, event.ts))
             else:

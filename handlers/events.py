@@ -74,6 +74,7 @@ class DirectMessage:
     ts: float
     conversation_id: str = ""
     reply_window_until: float | None = None  # unix s; None = platform imposes no window
+    reply_scene: str = ""  # Douyin Open: the scene a reply inside the window is sent with
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from handlers.context import PRIORITY, DecisionContext, product_facts
-from handlers.events import ChatMessage
+from handlers.events import ChatMessage, DirectMessage
 from handlers.reply_plan import ReplyPlan, plan_reply
 from handlers.router import Router
 from replies.render import NoReply
@@ -21,18 +21,20 @@ from storage.records import ActionRecord, PersonRef
 router = Router()
 
 
-def person_of(event: ChatMessage) -> PersonRef:
+def person_of(event: ChatMessage | DirectMessage) -> PersonRef:
     viewer = event.viewer
     user_id = viewer.user_id if not viewer.is_anonymous else f"anon:{viewer.nickname}"
     return PersonRef(viewer.platform, user_id, viewer.nickname, viewer.fan_level, viewer.badge, viewer.region)
 
 
-def is_purchase_ask(event: ChatMessage, context: DecisionContext) -> bool:
-    return context.replies_enabled and not event.is_self and context.match is not None and context.match.is_lead
+def is_purchase_ask(event: ChatMessage | DirectMessage, context: DecisionContext) -> bool:
+    is_self = getattr(event, "is_self", False)
+    return context.replies_enabled and not is_self and context.match is not None and context.match.is_lead
 
 
+@router.on(DirectMessage, is_purchase_ask)  # answered privately, inside the platform's reply window
 @router.on(ChatMessage, is_purchase_ask)
-def reply_to_ask(event: ChatMessage, context: DecisionContext) -> Iterator[ActionRecord]:
+def reply_to_ask(event: ChatMessage | DirectMessage, context: DecisionContext) -> Iterator[ActionRecord]:
     plan = plan_reply(event, context.match, context.replies_enabled)
     if not isinstance(plan, ReplyPlan):
         return

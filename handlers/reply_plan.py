@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.caps import Touch
-from handlers.events import ChatMessage
+from handlers.events import ChatMessage, DirectMessage
 from keywords.api import MatchResult
 from replies.render import ProductFacts, ReplyContext
 
@@ -37,11 +37,14 @@ class ReplyPlan:
         return ReplyContext(nickname=self.nickname, product=product, store=store)
 
 
-def plan_reply(message: ChatMessage, match: MatchResult | None, replies_enabled: bool = True) -> ReplyPlan | Skipped:
-    """Reply to the strongest intent of a lead message, on the channel where it was asked."""
+def plan_reply(
+    message: ChatMessage | DirectMessage, match: MatchResult | None, replies_enabled: bool = True
+) -> ReplyPlan | Skipped:
+    """Reply to the strongest intent of a lead message, on the channel where it was asked (a
+    private message is answered privately)."""
     if not replies_enabled:
         return Skipped("replies.enabled=false")
-    if message.is_self:
+    if getattr(message, "is_self", False):
         return Skipped("our own message")
     if match is None or not match.is_lead:
         return Skipped("no purchase intent")

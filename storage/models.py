@@ -371,3 +371,21 @@ class ReminderSubscription(Base):
     # Where a public reply could reach them: the video and their comment (video comments only).
     video: Mapped[str | None] = mapped_column(String(200), nullable=True)
     comment_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DmReplyWindow(Base):
+    """A private-message reply window a platform opened (Douyin Open: 24 h after the person's own
+    DM or DM-page visit), with what a reply must quote. In the database, not in the process that
+    received the webhook, so any worker's sender — and a restarted one — may answer inside it."""
+
+    __tablename__ = "dm_reply_windows"
+    __table_args__ = (UniqueConstraint("store_id", "platform", "account", "user_id"),)
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    platform: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(200))
+    msg_id: Mapped[str] = mapped_column(String(200))  # the inbound message a reply answers
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    scene: Mapped[str] = mapped_column(String(64))
+    until: Mapped[float] = mapped_column(Float)

@@ -167,6 +167,19 @@ class BroadcastRecord:
     source: str = "event"  # config | cli | event
 
 
+@dataclass(frozen=True, slots=True)
+class DmWindowRecord:
+    """A reply window opened by an inbound private message (see ``models.DmReplyWindow``)."""
+
+    platform: str
+    account: str
+    user_id: str
+    msg_id: str
+    conversation_id: str
+    scene: str
+    until: float
+
+
 @dataclass
 class Batch:
     messages: list[MessageRecord] = field(default_factory=list)
@@ -176,6 +189,7 @@ class Batch:
     echoes: list[EchoRecord] = field(default_factory=list)
     subscriptions: list[SubscriptionRecord] = field(default_factory=list)
     broadcasts: list[BroadcastRecord] = field(default_factory=list)
+    dm_windows: list[DmWindowRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.messages) + len(self.interactions) + len(self.echoes)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.dm_windows import open_window, save_windows
 from storage.leases import LeaseBook, LeaseLost
 from storage.models import (
     Action,
@@ -46,6 +47,7 @@ from storage.records import (
     BatchResult,
     BroadcastRecord,
     CounterClaim,
+    DmWindowRecord,
     MessageRecord,
     PersonRef,
     SubscriptionRecord,
@@ -125,15 +127,23 @@ class Repository:
         return self.store_id
 
     # ------------------------------------------------------------------ batch write
-    async def write_batch(self, batch: Batch, now: float | None = None, *, lease_owner: str | None = None) -> BatchResult:
+    async def write_batch(
+        self,
+        batch: Batch,
+        now: float | None = None,
+        *,
+        lease_owner: str | None = None,
+        unleased: Collection[str] = (),
+    ) -> BatchResult:
         """Write one batch atomically. With ``lease_owner``, first lock that worker's leases on the
-        batch's sources and raise ``LeaseLost`` (nothing written) if any is no longer held."""
+        batch's sources (except the ``unleased`` ones: webhooks pushed to this worker) and raise
+        ``LeaseLost`` (nothing written) if any is no longer held."""
         store_id = await self.ensure_store()
         now = time.time() if now is None else now
         result = BatchResult()
         async with self.engine.begin() as conn:
             if lease_owner is not None:
-                lost = await self.leases.fence(conn, lease_owner, list(batch.cursors))
+                lost = await self.leases.fence(conn, lease_owner, [k for k in batch.cursors if k not in unleased])
                 if lost:
                     raise LeaseLost(lost)
             new_messages = await self._new_messages(conn, batch.messages, result)
@@ -153,6 +163,7 @@ class Repository:
             await self._insert_matches(conn, new_messages, message_ids, author_ids, lead_ids)
             await self._insert_interactions(conn, store_id, new_interactions, author_ids)
             await self._note_broadcasts(conn, store_id, batch, new_interactions, now)
+            await save_windows(conn, self._insert, store_id, batch.dm_windows)
             result.delivered = await self._apply_echoes(conn, batch, now)
             new_event_keys = {(m.platform, m.platform_msg_id) for m in new_messages}
             new_event_keys |= {(i.platform, i.event_id) for i in new_interactions}
@@ -967,6 +978,12 @@ class Repository:
                 .order_by(Action.id)
             )
             return [dict(row._mapping) for row in rows]
+
+    async def dm_window(self, platform: str, account: str, user_id: str, now: float | None = None) -> DmWindowRecord | None:
+        """The open private-message reply window for this person, if any (any worker stored it)."""
+        store_id = await self.ensure_store()
+        async with self.engine.connect() as conn:
+            return await open_window(conn, store_id, platform, account, user_id, time.time() if now is None else now)
 
     async def upsert_broadcasts(self, broadcasts: Sequence[BroadcastRecord], now: float | None = None) -> None:
         store_id = await self.ensure_store()

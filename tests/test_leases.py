@@ -92,3 +92,63 @@ def test_renewing_less_often_than_half_the_lease_is_refused(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as error:
         parse_settings({"workers": {"lease_s": 10, "renew_every_s": 6}}, "config.toml")
     assert "renew_every_s" in str(error.value) and "half of lease_s" in str(error.value)
+
+
+class _Pushed:
+    """A webhook source: only the worker whose server received the call can read it."""
+
+    local = True
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def stream(self, cursor: str | None):  # type: ignore[no-untyped-def]
+        await asyncio.Event().wait()
+        yield  # pragma: no cover
+
+
+class _Polled:
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def stream(self, cursor: str | None):  # type: ignore[no-untyped-def]
+        await asyncio.Event().wait()
+        yield  # pragma: no cover
+
+
+async def test_every_worker_reads_its_own_webhooks_without_a_lease_and_writes_them(db_url: str) -> None:
+    from bot.leasing import LeaseOptions, SourceAssigner
+
+    book, repo = await _book(db_url)
+    hook = "douyin_open:webhook:shop"
+    started: dict[str, list[str]] = {"a": [], "b": []}
+
+    def reader(owner: str):  # type: ignore[no-untyped-def]
+        async def read(source, epoch: int) -> None:  # type: ignore[no-untyped-def]
+            started[owner].append(source.key)
+            await asyncio.Event().wait()
+
+        return read
+
+    assigners = {
+        owner: SourceAssigner([_Pushed(hook), _Polled(ROOMS[0])], book, owner, reader(owner), LeaseOptions(lease_s=30))
+        for owner in ("a", "b")
+    }
+    try:
+        for _ in range(2):
+            for assigner in assigners.values():
+                assert await assigner.sync_once()
+        await asyncio.sleep(0.05)
+        assert started["a"].count(hook) == 1 and started["b"].count(hook) == 1, "both read what reaches them"
+        assert sum(ROOMS[0] in keys for keys in started.values()) == 1, "the polled room still has one reader"
+        assert hook not in await book.owners(), "no lease is taken for a webhook source"
+        for owner, assigner in assigners.items():
+            assert assigner.is_current(hook, assigner.epochs[hook])
+            batch = _batch(hook, None, f"dm-{owner}")  # type: ignore[arg-type]
+            await repo.write_batch(batch, lease_owner=owner, unleased=assigner.local)  # not fenced
+        with pytest.raises(LeaseLost):
+            await repo.write_batch(_batch(hook, None, "dm-x"), lease_owner="a")  # type: ignore[arg-type]
+    finally:
+        for assigner in assigners.values():
+            await assigner.stop()
+        await repo.engine.dispose()

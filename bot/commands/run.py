@@ -14,6 +14,7 @@ from bot.app import App, build_app
 from bot.config import LoadedConfig, load_config
 from bot.summary import format_summary
 from bot.terminal import reporter as terminal_reporter
+from bot.webhooks import WebhookConfigError, start_webhooks
 from storage.db import describe_error
 
 if TYPE_CHECKING:
@@ -56,6 +57,12 @@ async def run(args: argparse.Namespace) -> int:
         app.repository.dialect,
         app.worker.options.shadow,
     )
+    try:
+        hooks = await start_webhooks(app.connectors, config.settings.webhooks)
+    except WebhookConfigError as error:
+        log.error("%s", error)
+        await app.engine.dispose()
+        return 2
     dashboard = await start_dashboard(config, app) if config.settings.web.enabled else None
     reporter = terminal_reporter(app.worker, dashboard=dashboard.url if dashboard else None)
     try:
@@ -65,6 +72,8 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.gather(reporter, return_exceptions=True)
         if dashboard is not None:
             await dashboard.stop()
+        if hooks is not None:
+            await hooks.stop()
         counts = await app.repository.counts()
         print(format_summary(app.worker.metrics, counts, config.database_url))
         await app.engine.dispose()

@@ -13,11 +13,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from aiohttp import web
 from pydantic import BaseModel
 
 from handlers.events import SourceItem
 
 Channel = Literal["public_reply", "live_chat", "private_message"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyWindow:
+    """A private-message reply window the platform opened (Douyin Open), as stored by whichever
+    worker received the inbound message; the outbox hands it to the sender with the message."""
+
+    msg_id: str
+    conversation_id: str
+    scene: str
+    until: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +45,7 @@ class OutgoingMessage:
     reply_to_message_id: str | None = None
     recipient_user_id: str | None = None
     recipient_nickname: str | None = None
+    reply_window: ReplyWindow | None = None  # private_message on platforms with reply windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,13 @@ class Source(Protocol):
     def stream(self, cursor: str | None) -> AsyncIterator[SourceItem]:
         """Yield events after ``cursor`` (None = from the live edge / beginning) until closed."""
         ...
+
+
+def is_local(source: Source) -> bool:
+    """A *local* source is pushed to this process (a webhook receiver): the worker whose server
+    the platform called is the only one that can read it, so it is read without a lease (and its
+    batches are not fenced by one). A source says so with a class attribute ``local = True``."""
+    return bool(getattr(source, "local", False))
 
 
 @runtime_checkable
@@ -90,6 +110,8 @@ class Connector:
     account: str = "default"
     health: ConnectorHealth = field(default_factory=ConnectorHealth)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # HTTP routes the platform calls (webhooks), served by ``bot.webhooks`` in ``leadbot run``.
+    routes: list[web.RouteDef] = field(default_factory=list)
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):

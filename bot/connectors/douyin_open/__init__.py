@@ -1,7 +1,8 @@
 """Douyin Open Platform connector (official APIs): comment polling, webhooks, replies, DMs.
 
 ``build`` wires one authorised account: a comment Source per configured video, one webhook
-Source, and a sender. The app mounts the webhook receiver with ``webhook_routes(connector)``.
+Source, and a sender. ``leadbot run`` serves the webhook route (``Connector.routes``) with
+``bot.webhooks``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,7 @@ from bot.logs import register_secret
 
 def webhook_routes(connector: Connector) -> list[web.RouteDef]:
     """The aiohttp route(s) receiving this connector's webhooks (empty for other connectors)."""
-    return [
-        web.post(source.receiver.path, source.receiver.handle)
-        for source in connector.sources
-        if isinstance(source, WebhookSource)
-    ]
+    return list(connector.routes)
 
 
 def token_manager(settings: DouyinOpenSettings, http: HttpClient, health: ConnectorHealth) -> TokenManager:
@@ -92,8 +89,10 @@ def build(settings: BaseModel, account: str) -> Connector:
         platform="douyin_open",
         sources=sources,
         sender=DouyinOpenSender(api, windows),
+        account=account,
         health=health,
         closers=[http.aclose],
+        routes=[web.post(receiver.path, receiver.handle)],
     )
 
 

@@ -194,7 +194,12 @@ class WebhookReceiver:
 
 
 class WebhookSource:
-    """Events pushed to the webhook, in arrival order; no resumable position (cursor None)."""
+    """Events pushed to the webhook, in arrival order; no resumable position (cursor None).
+
+    ``local``: read by the worker whose server received the webhook, never leased (see
+    ``bot.connectors.base.is_local``)."""
+
+    local = True
 
     def __init__(self, receiver: WebhookReceiver, *, account: str, health: ConnectorHealth) -> None:
         self.key = f"douyin_open:webhook:{account}"

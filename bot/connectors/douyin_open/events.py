@@ -74,6 +74,7 @@ def webhook_events(
             ts=ts,
             conversation_id=conversation,
             reply_window_until=until if server_id else None,
+            reply_scene=DM_EVENTS[hook.event] if server_id else "",
         )
         window = (
             DmWindow(user_id, server_id, conversation, DM_EVENTS[hook.event], until)

@@ -5,7 +5,9 @@
 - ``private_message``: ``POST /im/send/msg/`` — only as a reply inside the 24 h window a
   user's DM (``im_replay_msg``) or DM-page entry (``im_enter_direct_msg``) opened. Outside a
   window the message is refused *before* any call: the platform would refuse it anyway, and
-  unsolicited DMs are what get accounts restricted.
+  unsolicited DMs are what get accounts restricted. The window comes from this process's
+  webhook receiver or, when another worker (or this one before a restart) received the DM, from
+  the database, attached to the message by the outbox (``OutgoingMessage.reply_window``).
 - ``live_chat``: not offered by these APIs → PermanentError.
 No retry loop here: errors are typed for the outbox to decide.
 """
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from bot.connectors.base import OutgoingMessage, SendReceipt
 from bot.connectors.douyin_open.api import DouyinOpenApi
 from bot.connectors.douyin_open.client import DmWindows
+from bot.connectors.douyin_open.events import DmWindow
 from bot.connectors.errors import PermanentError, ProtocolError, TransientError
 
 
@@ -44,7 +47,12 @@ class DouyinOpenSender:
 
     async def _send_dm(self, message: OutgoingMessage) -> SendReceipt:
         user_id = message.recipient_user_id or message.target
-        window = self.windows.find(user_id, message.reply_to_message_id, self._clock())
+        now = self._clock()
+        window = self.windows.find(user_id, message.reply_to_message_id, now)
+        stored = message.reply_window
+        if stored is not None and stored.until > now and (window is None or stored.until > window.until):
+            # opened by a webhook another worker (or this one before a restart) received
+            window = DmWindow(user_id, stored.msg_id, stored.conversation_id, stored.scene, stored.until)
         if window is None:
             raise PermanentError(
                 f"no open DM window for user {user_id}: Douyin only allows a reply within 24 h of the "

@@ -1,0 +1,141 @@
+"""`leadbot run` with a Douyin Open connector: the platform's webhooks reach the worker's webhook
+listener, a buyer's private question becomes a lead and is answered privately inside the reply
+window, a follow is recorded, a replayed webhook changes nothing, a forged one is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot.app import App, build_app
+from bot.config import LoadedConfig, WebhooksSettings, connector_settings, parse_settings
+from bot.connectors.base import Connector
+from bot.connectors.douyin_open.simulator import (
+    DouyinOpenSim,
+    create_simulator,
+    post_signed_webhook,
+    simulator_connector_config,
+)
+from bot.connectors.simkit import SimState, start_app
+from bot.webhooks import RunningWebhooks, WebhookConfigError, start_webhooks, webhook_app
+from storage.models import Action, Interaction, Lead, Message
+
+ITEM = "@9VwL2vqGV8w1Z2K1ZdYx"
+PATH = "/webhooks/douyin_open"
+
+
+@dataclass
+class Running:
+    sim: DouyinOpenSim
+    state: SimState
+    bot: App
+    hooks: RunningWebhooks
+    worker: asyncio.Task[None]
+
+    @property
+    def webhook_url(self) -> str:
+        return self.hooks.url + PATH
+
+    async def count(self, model: type, *where: object) -> int:
+        async with self.bot.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(model).where(*where))).scalar_one())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def running(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    sim = DouyinOpenSim()
+    app, state = create_simulator([], rooms=[ITEM], rate=50.0, sim=sim)
+    sim_runner, port = await start_app(app)
+    entry = simulator_connector_config(f"http://127.0.0.1:{port}", [ITEM])
+    entry["token_file"] = str(tmp_path / "tokens.json")
+    settings, _ = parse_settings(
+        {
+            "database": {"url": sqlite_url, "flush_interval_ms": 10},
+            "sender": {"poll_interval_ms": 20},
+            "caps": {"quiet_hours": {"enabled": False}},  # the test must not depend on the time of day
+            "webhooks": {"port": 0},
+            "connectors": [entry],
+        },
+        "test",
+    )
+    config = LoadedConfig(settings, tmp_path / "config.toml", connector_settings(settings, "test"))
+    bot = await build_app(config)
+    hooks = await start_webhooks(bot.connectors, config.settings.webhooks)  # what `leadbot run` does
+    assert hooks is not None and hooks.paths == [PATH]
+    worker = asyncio.create_task(bot.worker.run())
+    sim.webhook_url = hooks.url + PATH
+    yield Running(sim, state, bot, hooks, worker)
+    bot.worker.request_stop()
+    await asyncio.wait_for(worker, timeout=30)
+    await hooks.stop()
+    await sim_runner.cleanup()
+    await bot.engine.dispose()
+
+
+async def eventually(check, within_s: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_private_question_is_a_lead_and_is_answered_privately_once(running: Running) -> None:
+    body, server_id = running.sim.dm_body("buyer-1", "小王", "3号链接多少钱")
+    assert await post_signed_webhook(running.webhook_url, running.sim.client_secret, body, msg_id="hook-1") == 200
+    assert await eventually(lambda: _true(len(running.state.sends.sends) == 1)), "the DM was answered"
+    (sent,) = running.state.sends.sends
+    assert sent.recipient == "buyer-1" and sent.channel == "private_message"
+    assert await running.count(Message, Message.kind == "dm", Message.platform_msg_id == server_id) == 1
+    assert await running.count(Lead) == 1
+    # Douyin delivers a webhook again when it did not see our answer in time: same Msg-Id
+    assert await post_signed_webhook(running.webhook_url, running.sim.client_secret, body, msg_id="hook-1") == 200
+    await asyncio.sleep(0.5)
+    assert len(running.state.sends.sends) == 1 and running.state.sends.duplicates == 0
+    assert await running.count(Message, Message.kind == "dm") == 1
+    assert await running.count(Action, Action.channel == "private_message") == 1
+
+
+async def test_a_follow_arrives_by_webhook_and_is_recorded(running: Running) -> None:
+    body = running.sim.follow_body("fan-1")
+    assert await post_signed_webhook(running.webhook_url, running.sim.client_secret, body, msg_id="hook-f1") == 200
+    assert await eventually(lambda: _has(running, Interaction, Interaction.kind == "follow"))
+
+
+async def test_a_forged_webhook_is_refused_and_nothing_is_stored(running: Running) -> None:
+    body, _ = running.sim.dm_body("buyer-2", "x", "多少钱")
+    status = await post_signed_webhook(running.webhook_url, "not-the-secret", body, msg_id="forged")
+    assert status == 403
+    await asyncio.sleep(0.3)
+    assert await running.count(Message) == 0 and running.state.sends.sends == []
+
+
+def test_two_connectors_on_one_webhook_path_is_a_clear_error() -> None:
+    async def handle(_: web.Request) -> web.Response:
+        return web.Response()
+
+    one = Connector("douyin_open:a", "douyin_open", [], None, routes=[web.post(PATH, handle)])
+    two = Connector("douyin_open:b", "douyin_open", [], None, routes=[web.post(PATH, handle)])
+    with pytest.raises(WebhookConfigError, match="both receive webhooks on /webhooks/douyin_open.*webhook_path"):
+        webhook_app([one, two])
+
+
+async def test_no_listener_when_no_connector_receives_webhooks() -> None:
+    plain = Connector("sim", "sim", [], None)
+    assert await start_webhooks([plain], WebhooksSettings(port=0)) is None
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _has(running: Running, model: type, *where: object) -> bool:
+    return await running.count(model, *where) > 0
