@@ -381,6 +381,9 @@ class Worker:
             return
         items, batch, result, now = written
         fault_point("after_write_batch")
+        for _, item in items:
+            if item.on_commit is not None:
+                item.on_commit()
         if result.batched_keys:
             await self._batch_greetees(batch.actions, result.batched_keys, now)
         ended = [item.event for _, item in items if isinstance(item.event, LiveEnded)]

@@ -13,6 +13,7 @@ Every event carries:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -181,3 +182,6 @@ class SourceItem:
     event: Event
     cursor: str | None = None
     received_at: float = field(default=0.0)  # monotonic-ish wall clock when read (latency metrics)
+    # Called once the event's effects are committed: a push source (webhook) answers the
+    # platform only then, so a crash before the commit makes the platform deliver it again.
+    on_commit: Callable[[], None] | None = field(default=None, compare=False)

@@ -40,7 +40,10 @@ class Env:
 
     def connector(self, **overrides: object) -> Connector:
         config = simulator_connector_config(self.base, [ITEM])
-        config.update({"poll_interval_s": 0.05, "token_file": str(self.tmp / "tokens.json"), **overrides})
+        # These tests read the webhook source themselves (no pipeline commits anything), so the
+        # receiver answers once the events are queued; test_douyin_open_webhooks_run covers "stored".
+        config.update({"poll_interval_s": 0.05, "token_file": str(self.tmp / "tokens.json"),
+                       "webhook_answer_when": "queued", **overrides})  # fmt: skip
         config.pop("type")
         settings = CONNECTOR.settings_model(**config)
         connector = CONNECTOR.build(settings, "shop")
@@ -210,7 +213,7 @@ async def test_webhooks_bad_signature_is_403_and_counted_msg_id_repeats_are_drop
         for _ in range(3):  # the platform retries up to 3 times with the same Msg-Id
             assert await post_signed_webhook(url, env.sim.client_secret, follow, msg_id="f-1") == 200
         assert receiver.queue.qsize() == 1 and connector.health.duplicates_dropped == 2
-        event = receiver.queue.get_nowait()
+        event, _ = receiver.queue.get_nowait()
         assert isinstance(event, Follow) and event.viewer.user_id == "fan-1"
         # URL verification echoes the challenge
         async with aiohttp.ClientSession() as session:

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from bot.app import App, build_app
 from bot.config import LoadedConfig, WebhooksSettings, connector_settings, parse_settings
-from bot.connectors.base import Connector
+from bot.connectors.base import Connector, ConnectorHealth
+from bot.connectors.douyin_open.client import DmWindows, WebhookReceiver, WebhookSource
 from bot.connectors.douyin_open.simulator import (
     DouyinOpenSim,
     create_simulator,
@@ -25,10 +26,12 @@ from bot.connectors.douyin_open.simulator import (
 )
 from bot.connectors.simkit import SimState, start_app
 from bot.webhooks import RunningWebhooks, WebhookConfigError, start_webhooks, webhook_app
+from handlers.events import DirectMessage
 from storage.models import Action, Interaction, Lead, Message
 
 ITEM = "@9VwL2vqGV8w1Z2K1ZdYx"
 PATH = "/webhooks/douyin_open"
+SECRET = DouyinOpenSim().client_secret
 
 
 @dataclass
@@ -139,3 +142,76 @@ async def _true(value: bool) -> bool:
 
 async def _has(running: Running, model: type, *where: object) -> bool:
     return await running.count(model, *where) > 0
+
+
+async def test_the_webhook_is_answered_only_once_its_message_is_stored(running: Running) -> None:
+    body, server_id = running.sim.dm_body("buyer-3", "阿杰", "有货吗")
+    assert await post_signed_webhook(running.webhook_url, running.sim.client_secret, body, msg_id="hook-3") == 200
+    # no waiting: by the time Douyin gets its 200 the message is committed (a crash now loses nothing)
+    assert await running.count(Message, Message.platform_msg_id == server_id) == 1
+
+
+# ---- the receiver alone: what Douyin sees when storing is slow or impossible -------------------
+def _receiver(timeout_s: float) -> tuple[WebhookReceiver, ConnectorHealth]:
+    health = ConnectorHealth()
+    receiver = WebhookReceiver(
+        client_secret=SECRET, account="shop", health=health, windows=DmWindows(), store_timeout_s=timeout_s
+    )
+    return receiver, health
+
+
+async def _serve(receiver: WebhookReceiver) -> tuple[str, web.AppRunner]:
+    app = web.Application()
+    app.add_routes([web.post(receiver.path, receiver.handle)])
+    runner, port = await start_app(app)
+    return f"http://127.0.0.1:{port}{receiver.path}", runner
+
+
+async def test_not_stored_in_time_is_503_and_the_redelivery_is_taken_not_dropped_as_a_duplicate() -> None:
+    receiver, health = _receiver(timeout_s=0.3)
+    url, runner = await _serve(receiver)
+    sim = DouyinOpenSim()
+    try:
+        body, server_id = sim.dm_body("buyer-4", "x", "多少钱")
+        # nothing commits (the database is down): Douyin is told to deliver again
+        assert await post_signed_webhook(url, SECRET, body, msg_id="hook-4") == 503
+        assert health.extra["webhook_not_stored_in_time"] == 1
+        stale, _ = receiver.queue.get_nowait()  # the first copy was queued; the pipeline may still store it
+        assert isinstance(stale, DirectMessage)
+        # the database is back: a reader commits what arrives; Douyin's second delivery goes through
+        source = WebhookSource(receiver, account="shop", health=health)
+        stream = source.stream(None)
+
+        async def commit_next() -> str:
+            item = await anext(stream)
+            assert item.on_commit is not None
+            item.on_commit()
+            return item.event.event_id
+
+        committing = asyncio.create_task(commit_next())
+        assert await post_signed_webhook(url, SECRET, body, msg_id="hook-4") == 200
+        assert await committing == server_id
+        assert health.duplicates_dropped == 0
+        await stream.aclose()
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_redelivery_while_the_first_is_being_stored_gets_the_first_ones_answer() -> None:
+    receiver, health = _receiver(timeout_s=3.0)
+    url, runner = await _serve(receiver)
+    sim = DouyinOpenSim()
+    try:
+        body, _ = sim.dm_body("buyer-5", "x", "多少钱")
+        first = asyncio.create_task(post_signed_webhook(url, SECRET, body, msg_id="hook-5"))
+        while receiver.queue.empty():  # noqa: ASYNC110 - waiting for the first delivery to be queued
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(post_signed_webhook(url, SECRET, body, msg_id="hook-5"))
+        await asyncio.sleep(0.2)
+        assert not first.done() and not second.done(), "neither is answered before the commit"
+        (_, committed) = receiver.queue.get_nowait()
+        committed.set_result(None)
+        assert await first == 200 and await second == 200
+        assert receiver.queue.empty() and health.duplicates_dropped == 1
+    finally:
+        await runner.cleanup()

@@ -68,6 +68,10 @@ class RecentIds:
             self._ids.popitem(last=False)
         return False
 
+    def forget(self, message_id: str) -> None:
+        """Let ``message_id`` through again (its first delivery could not be completed)."""
+        self._ids.pop(message_id, None)
+
     def __len__(self) -> int:
         return len(self._ids)
 

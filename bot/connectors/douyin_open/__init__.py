@@ -70,6 +70,8 @@ def build(settings: BaseModel, account: str) -> Connector:
         windows=windows,
         queue_size=settings.webhook_queue_size,
         path=settings.webhook_path,
+        answer_when=settings.webhook_answer_when,
+        store_timeout_s=settings.webhook_store_timeout_s,
     )
     name = settings.name or f"douyin_open:{account}"
     sources: list[Source] = [

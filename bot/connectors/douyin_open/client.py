@@ -16,6 +16,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Literal
 
 from aiohttp import web
 
@@ -128,8 +130,22 @@ class DmWindows:
 BAD_SIGNATURES = "webhook_bad_signature"
 
 
+NOT_STORED = "webhook_not_stored_in_time"
+Delivery = tuple[Event, asyncio.Future[None]]  # the event, resolved once its effects are committed
+
+
 class WebhookReceiver:
-    """aiohttp handler for the single Douyin webhook URL."""
+    """aiohttp handler for the single Douyin webhook URL.
+
+    Douyin waits 5 s for an answer and delivers a webhook again (3 times) when it gets none or
+    an error. So with ``answer_when="stored"`` (the default) the receiver answers 200 only once
+    the pipeline committed the events — a crash before that loses nothing, the platform simply
+    delivers again — and 503 when they are not stored within ``store_timeout_s`` (database
+    down, queue full), forgetting the ``Msg-Id`` so the next delivery is taken. A delivery
+    repeated while the first is still being stored gets the first one's answer.
+    ``answer_when="queued"`` answers as soon as the events are queued (tests reading the
+    source without a pipeline).
+    """
 
     def __init__(
         self,
@@ -141,15 +157,20 @@ class WebhookReceiver:
         queue_size: int = 10_000,
         path: str = "/webhooks/douyin_open",
         clock: Callable[[], float] = time.time,
+        answer_when: Literal["stored", "queued"] = "stored",
+        store_timeout_s: float = 4.0,
     ) -> None:
         self.path = path
         self._secret = client_secret
         self._account = account
         self._health = health
         self.windows = windows
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=queue_size)
         self._msg_ids = RecentIds(50_000)
+        self._inflight: dict[str, asyncio.Future[bool]] = {}
         self._clock = clock
+        self._answer_when = answer_when
+        self._store_timeout_s = store_timeout_s
 
     def add_routes(self, app: web.Application, path: str | None = None) -> None:
         app.router.add_post(path or self.path, self.handle)
@@ -176,16 +197,54 @@ class WebhookReceiver:
         if hook.event == "verify_webhook":
             return web.json_response({"challenge": hook.content.get("challenge")})
         msg_id = request.headers.get("Msg-Id", "")
+        inflight = self._inflight.get(msg_id) if msg_id else None
+        if inflight is not None:  # delivered again while the first delivery is being stored
+            self._health.duplicates_dropped += 1
+            return self._answer(await asyncio.shield(inflight), duplicate=True)
         if msg_id and self._msg_ids.seen(msg_id):
             self._health.duplicates_dropped += 1
             return web.json_response({"ok": True, "duplicate": True})
         events, window = webhook_events(hook, account=self._account, msg_id=msg_id, now=self._clock())
         if window is not None:
             self.windows.open(window)
-        for event in events:
-            await self.queue.put(event)
-        self._health.last_event_at = self._clock()
-        return web.json_response({"ok": True})
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if msg_id:
+            self._inflight[msg_id] = outcome
+        stored = False
+        try:
+            stored = await self._deliver(events)
+        finally:
+            self._inflight.pop(msg_id, None)
+            outcome.set_result(stored)
+        if not stored:
+            if msg_id:
+                self._msg_ids.forget(msg_id)
+            self._health.extra[NOT_STORED] = self._health.extra.get(NOT_STORED, 0.0) + 1
+            log.warning("douyin_open webhook %s (%s) not stored within %.0fs; answered 503 so Douyin delivers it again",
+                        msg_id or "(no Msg-Id)", hook.event, self._store_timeout_s)  # fmt: skip
+        else:
+            self._health.last_event_at = self._clock()
+        return self._answer(stored)
+
+    async def _deliver(self, events: list[Event]) -> bool:
+        """Queue the events; with ``answer_when="stored"`` also wait until they are committed."""
+        loop = asyncio.get_running_loop()
+        committed: list[asyncio.Future[None]] = [loop.create_future() for _ in events]
+        try:
+            async with asyncio.timeout(self._store_timeout_s):
+                for event, done in zip(events, committed, strict=True):
+                    await self.queue.put((event, done))
+                if self._answer_when == "stored" and committed:
+                    await asyncio.gather(*committed)
+        except TimeoutError:
+            return False
+        return True
+
+    @staticmethod
+    def _answer(stored: bool, *, duplicate: bool = False) -> web.Response:
+        if not stored:
+            return web.json_response({"error": "not stored in time; deliver again"}, status=503)
+        return web.json_response({"ok": True, "duplicate": True} if duplicate else {"ok": True})
 
     def _reject(self) -> web.Response:
         self._health.extra[BAD_SIGNATURES] = self._health.extra.get(BAD_SIGNATURES, 0.0) + 1
@@ -209,5 +268,10 @@ class WebhookSource:
     async def stream(self, cursor: str | None) -> AsyncIterator[SourceItem]:
         self._health.state = "live"
         while True:
-            event = await self.receiver.queue.get()
-            yield SourceItem(event, None, received_at=time.time())
+            event, committed = await self.receiver.queue.get()
+            yield SourceItem(event, None, received_at=time.time(), on_commit=partial(_resolve, committed))
+
+
+def _resolve(committed: asyncio.Future[None]) -> None:
+    if not committed.done():  # the webhook call may have given up waiting (timeout): nothing to tell
+        committed.set_result(None)

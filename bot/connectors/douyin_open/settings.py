@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
@@ -30,4 +32,8 @@ class DouyinOpenSettings(BaseModel):
 
     webhook_path: str = "/webhooks/douyin_open"
     webhook_queue_size: int = Field(default=10_000, ge=10, le=1_000_000)
+    # "stored": answer Douyin only once the events are committed (it redelivers otherwise, so a
+    # crash loses nothing); "queued": as soon as they are in memory. Douyin waits 5 s.
+    webhook_answer_when: Literal["stored", "queued"] = "stored"
+    webhook_store_timeout_s: float = Field(default=4.0, gt=0, lt=5.0)
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
