@@ -33,7 +33,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -274,7 +274,7 @@ class Worker:
         log.info("reading %s from cursor %s", source.key, cursor)
         async for item in source.stream(cursor):
             if not item.received_at:
-                item = SourceItem(item.event, item.cursor, time.time())
+                item = replace(item, received_at=time.time())
             await self.queue.put((source.key, item, epoch))
             self.metrics.backlog = self.queue.qsize()
             if self._stop.is_set():
