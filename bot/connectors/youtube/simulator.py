@@ -19,12 +19,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -36,6 +39,7 @@ PREFIX = "/youtube/v3"
 TOKEN_PATH = "/token"
 OWNER_CHANNEL = "UCsim0wner000000000000000"
 FORCE_SSL_SCOPE = "https://www.googleapis.com/auth/youtube.force-ssl"
+AUTH_PATH = "/o/oauth2/v2/auth"
 
 
 def rfc3339(ts: float) -> str:
@@ -60,6 +64,11 @@ def google_auth_error() -> web.Response:
     }}
     headers = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'}
     return web.json_response(body, status=401, headers=headers)
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: base64url(sha256(verifier)) without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest()).decode().rstrip("=")
 
 
 def oauth_error(status: int, error: str, description: str) -> web.Response:
@@ -93,6 +102,10 @@ class YouTubeSim:
     token_refreshes: int = 0  # successful ones
     expired_rejections: int = 0  # API calls refused because their token had expired
     token_faults: FaultPlan = field(default_factory=FaultPlan)
+    # Consent screen (GET AUTH_PATH): the merchant approves unless ``consent_denied``; each code
+    # is single-use and bound to its redirect_uri and PKCE challenge.
+    consent_denied: bool = False
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (redirect_uri, challenge)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def chat_message(self, chat_id: str, user_id: str, nickname: str, text: str, *, owner: bool = False) -> dict[str, Any]:
@@ -370,12 +383,15 @@ def create_simulator(
         if fault is not None:
             return world.token_faults.http_response(fault)
         form = await request.post()
-        if form.get("grant_type") != "refresh_token":
-            return oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {form.get('grant_type', '')}")
+        grant = str(form.get("grant_type", ""))
+        if grant not in ("refresh_token", "authorization_code"):
+            return oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
         if form.get("client_id") != world.client_id:
             return oauth_error(401, "invalid_client", "The OAuth client was not found.")
         if form.get("client_secret") != world.client_secret:
             return oauth_error(401, "invalid_client", "Unauthorized")
+        if grant == "authorization_code":
+            return exchange_code(form)
         if world.refresh_revoked or form.get("refresh_token") != world.refresh_token:
             return oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
         access, lifetime = world.mint()
@@ -385,7 +401,43 @@ def create_simulator(
         return web.json_response(body, headers={"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
                                                 "Pragma": "no-cache"})
 
+    def exchange_code(form: Any) -> web.Response:
+        bound = world.codes.pop(str(form.get("code", "")), None)
+        if bound is None:
+            return oauth_error(400, "invalid_grant", "Malformed auth code.")
+        redirect_uri, challenge = bound
+        if form.get("redirect_uri") != redirect_uri:
+            return oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+        verifier = str(form.get("code_verifier", ""))
+        if challenge and pkce_challenge(verifier) != challenge:
+            return oauth_error(400, "invalid_grant", "Invalid code verifier.")
+        access, lifetime = world.mint()
+        world.refresh_revoked = False  # a new consent issues a live refresh token
+        body = {"access_token": access, "expires_in": int(lifetime), "refresh_token": world.refresh_token,
+                "scope": FORCE_SSL_SCOPE, "token_type": "Bearer"}
+        return web.json_response(body)
+
+    async def consent(request: web.Request) -> web.StreamResponse:
+        """Google's consent page, approved (or denied) at once by the simulated merchant."""
+        query = request.query
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != world.client_id:
+            return web.Response(status=400, text="Error 401: invalid_client")
+        if not redirect_uri.startswith(("http://127.0.0.1:", "http://localhost:", "http://[::1]:")):
+            return web.Response(status=400, text="Error 400: redirect_uri_mismatch")
+        if query.get("response_type") != "code" or query.get("access_type") != "offline":
+            return web.Response(status=400, text="Error 400: invalid_request (need response_type=code, access_type=offline)")
+        if FORCE_SSL_SCOPE not in query.get("scope", "").split():
+            return web.Response(status=400, text="Error 400: invalid_scope")
+        state = query.get("state", "")
+        if world.consent_denied:
+            raise web.HTTPFound(f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': state})}")
+        code = f"4/sim-code-{next(world._ids)}-{secrets.token_hex(8)}"
+        world.codes[code] = (redirect_uri, query.get("code_challenge", ""))
+        raise web.HTTPFound(f"{redirect_uri}?{urlencode({'code': code, 'scope': FORCE_SSL_SCOPE, 'state': state})}")
+
     app.router.add_post(TOKEN_PATH, token)
+    app.router.add_get(AUTH_PATH, consent)
     app.router.add_get(f"{PREFIX}/liveChat/messages", chat_list)
     app.router.add_post(f"{PREFIX}/liveChat/messages", chat_insert)
     app.router.add_get(f"{PREFIX}/commentThreads", thread_list)

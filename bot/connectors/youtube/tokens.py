@@ -150,6 +150,18 @@ class TokenEndpoint:
         except ProtocolError as error:  # a proxy's page or a truncated answer: try again later
             raise TransientError(str(error)) from None
 
+    async def exchange_code(
+        self, *, client_id: str, client_secret: str, code: str, redirect_uri: str, code_verifier: str, now: float
+    ) -> AccessToken:
+        """The consent flow's last step: the code from the redirect → tokens (``refresh_token`` set)."""
+        form = {"grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret,
+                "code": code, "redirect_uri": redirect_uri, "code_verifier": code_verifier}
+        answer = await request_bytes(self._session.get(), "POST", self.url, label="youtube authorisation code",
+                                     data=form, headers={"Accept": "application/json"})
+        if answer.status >= 400:
+            raise token_error(answer.status, answer.body, retry_after=answer.retry_after)
+        return parse_token_response(answer.body, now=now)
+
     async def aclose(self) -> None:
         await self._session.aclose()
 
