@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.config import WebhooksSettings
 from bot.connectors.base import Connector
+from bot.serving import RunningSite, serve
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 1024 * 1024  # webhook bodies are small; the receivers cap them again
@@ -27,18 +28,15 @@ class WebhookConfigError(ValueError):
 
 @dataclass
 class RunningWebhooks:
-    runner: web.AppRunner
-    host: str
-    port: int
+    site: RunningSite
     paths: list[str]
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self.site.url
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        await self.site.stop()
 
 
 def webhook_app(connectors: Sequence[Connector]) -> tuple[web.Application, list[str]]:
@@ -62,16 +60,10 @@ async def start_webhooks(connectors: Sequence[Connector], settings: WebhooksSett
     if not settings.enabled or not any(connector.routes for connector in connectors):
         return None
     app, paths = webhook_app(connectors)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
     try:
-        await site.start()
+        site = await serve(app, settings.host, settings.port, access_log=False)
     except OSError as error:
-        await runner.cleanup()
         raise WebhookConfigError(f"webhooks.host/port = {settings.host}:{settings.port}: cannot listen: {error}") from None
-    sockets = getattr(site._server, "sockets", None) or []
-    port = int(sockets[0].getsockname()[1]) if sockets else settings.port
-    running = RunningWebhooks(runner, settings.host, port, paths)
+    running = RunningWebhooks(site, paths)
     log.info("webhooks on %s (paths: %s)", running.url, ", ".join(paths))
     return running

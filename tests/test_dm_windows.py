@@ -15,8 +15,7 @@ from sqlalchemy import select
 from bot.app import open_repository
 from bot.connectors.base import Connector
 from bot.connectors.douyin_open.client import WebhookSource
-from bot.connectors.douyin_open.simulator import DouyinOpenSim, create_simulator, post_signed_webhook
-from bot.connectors.simkit import start_app
+from bot.connectors.douyin_open.simulator import post_signed_webhook
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from handlers.decide import reply_window
@@ -24,8 +23,8 @@ from handlers.events import ChatMessage, DirectMessage, Origin, Viewer
 from storage.models import Action
 from storage.records import ActionRecord, Batch, DmWindowRecord
 from storage.repository import Repository
+from tests.douyin_open_world import Env, douyin_open_world, mount_receiver
 from tests.helpers import make_config, wait_for
-from tests.test_douyin_open_e2e import ITEM, Env, mount_receiver
 
 T0 = 1_795_420_800.0
 
@@ -65,6 +64,12 @@ async def test_a_newer_dm_moves_the_window_and_a_late_older_one_does_not_shorten
         await engine.dispose()
 
 
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async with douyin_open_world(tmp_path) as world:
+        yield world
+
+
 def test_only_an_inbound_dm_with_a_window_is_stored() -> None:
     origin = Origin("douyin_open", "shop", "dm", "conv-1")
     viewer = Viewer("douyin_open", "u1", "小王")
@@ -74,18 +79,6 @@ def test_only_an_inbound_dm_with_a_window_is_stored() -> None:
     assert reply_window(DirectMessage(origin, "m3", viewer, "hi", T0, "", T0 + 86400, "im_replay_msg")) is None
     chat = ChatMessage(Origin("douyin_open", "shop", "video", "v1"), "c1", viewer, "多少钱", T0)
     assert reply_window(chat) is None
-
-
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    sim = DouyinOpenSim()
-    app, state = create_simulator([], rooms=[ITEM], rate=100.0, sim=sim)
-    runner, port = await start_app(app)
-    environment = Env(sim, state, f"http://127.0.0.1:{port}", tmp_path)
-    yield environment
-    for connector in environment.connectors:
-        await connector.aclose()
-    await runner.cleanup()
 
 
 async def _dm_reaches(receiving: Connector, env: Env, user: str, text: str) -> DirectMessage:

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.connectors.base import Connector, OutgoingMessage
-from bot.connectors.douyin_open import CONNECTOR, webhook_routes
-from bot.connectors.douyin_open.client import BAD_SIGNATURES, WebhookReceiver, WebhookSource
+from bot.connectors.douyin_open import CONNECTOR
+from bot.connectors.douyin_open.client import BAD_SIGNATURES, WebhookSource
 from bot.connectors.douyin_open.simulator import (
     DouyinOpenSim,
     create_simulator,
@@ -27,40 +26,15 @@ from bot.connectors.douyin_open.simulator import (
 )
 from bot.connectors.errors import AuthExpired, PermanentError, RateLimited, TransientError
 from bot.connectors.replay.formats import RecordedLine
-from bot.connectors.simkit import Fault, SimState, start_app
+from bot.connectors.simkit import Fault, start_app
 from handlers.events import ChatMessage, DirectMessage, Follow, SourceItem
-
-ITEM = "@9VwW0qOBUN9mJyD3bNxvGc791G3uO/mLOZ10oQ==+x"  # needs URL-encoding (/, =, +)
-
-
-class Env:
-    def __init__(self, sim: DouyinOpenSim, state: SimState, base: str, tmp: Path) -> None:
-        self.sim, self.state, self.base, self.tmp = sim, state, base, tmp
-        self.connectors: list[Connector] = []
-
-    def connector(self, **overrides: object) -> Connector:
-        config = simulator_connector_config(self.base, [ITEM])
-        # These tests read the webhook source themselves (no pipeline commits anything), so the
-        # receiver answers once the events are queued; test_douyin_open_webhooks_run covers "stored".
-        config.update({"poll_interval_s": 0.05, "token_file": str(self.tmp / "tokens.json"),
-                       "webhook_answer_when": "queued", **overrides})  # fmt: skip
-        config.pop("type")
-        settings = CONNECTOR.settings_model(**config)
-        connector = CONNECTOR.build(settings, "shop")
-        self.connectors.append(connector)
-        return connector
+from tests.douyin_open_world import ITEM, Env, douyin_open_world, mount_receiver
 
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    sim = DouyinOpenSim()
-    app, state = create_simulator([], rooms=[ITEM], rate=100.0, sim=sim)
-    runner, port = await start_app(app)
-    environment = Env(sim, state, f"http://127.0.0.1:{port}", tmp_path)
-    yield environment
-    for connector in environment.connectors:
-        await connector.aclose()
-    await runner.cleanup()
+    async with douyin_open_world(tmp_path) as world:
+        yield world
 
 
 async def take(stream: AsyncIterator[SourceItem], n: int, wait_s: float = 5.0) -> list[SourceItem]:
@@ -146,14 +120,6 @@ async def test_a_comment_reply_is_recorded_once_even_when_the_outbox_retries(env
     assert first.platform_message_id == second.platform_message_id
     assert len(env.state.sends.sends) == 1 and env.state.sends.duplicates == 1
     assert env.state.sends.sends[0].text == "5号链接 ¥99" and env.state.sends.sends[0].recipient == "@c1"
-
-
-async def mount_receiver(connector: Connector) -> tuple[str, web.AppRunner, WebhookReceiver]:
-    source = next(s for s in connector.sources if isinstance(s, WebhookSource))
-    app = web.Application()
-    app.add_routes(webhook_routes(connector))
-    runner, port = await start_app(app)
-    return f"http://127.0.0.1:{port}{source.receiver.path}", runner, source.receiver
 
 
 async def test_a_dm_opens_a_window_the_sender_replies_in_and_a_stranger_is_refused(env: Env):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,26 +153,25 @@ async def test_the_webhook_is_answered_only_once_its_message_is_stored(running: 
 
 
 # ---- the receiver alone: what Douyin sees when storing is slow or impossible -------------------
-def _receiver(timeout_s: float) -> tuple[WebhookReceiver, ConnectorHealth]:
+@asynccontextmanager
+async def served_receiver(timeout_s: float) -> AsyncIterator[tuple[str, WebhookReceiver, ConnectorHealth]]:
+    """A receiver on its own (no pipeline behind it), served on 127.0.0.1: (url, receiver, health)."""
     health = ConnectorHealth()
     receiver = WebhookReceiver(
         client_secret=SECRET, account="shop", health=health, windows=DmWindows(), store_timeout_s=timeout_s
     )
-    return receiver, health
-
-
-async def _serve(receiver: WebhookReceiver) -> tuple[str, web.AppRunner]:
     app = web.Application()
     app.add_routes([web.post(receiver.path, receiver.handle)])
     runner, port = await start_app(app)
-    return f"http://127.0.0.1:{port}{receiver.path}", runner
+    try:
+        yield f"http://127.0.0.1:{port}{receiver.path}", receiver, health
+    finally:
+        await runner.cleanup()
 
 
 async def test_not_stored_in_time_is_503_and_the_redelivery_is_taken_not_dropped_as_a_duplicate() -> None:
-    receiver, health = _receiver(timeout_s=0.3)
-    url, runner = await _serve(receiver)
     sim = DouyinOpenSim()
-    try:
+    async with served_receiver(timeout_s=0.3) as (url, receiver, health):
         body, server_id = sim.dm_body("buyer-4", "x", "多少钱")
         # nothing commits (the database is down): Douyin is told to deliver again
         assert await post_signed_webhook(url, SECRET, body, msg_id="hook-4") == 503
@@ -193,15 +193,11 @@ async def test_not_stored_in_time_is_503_and_the_redelivery_is_taken_not_dropped
         assert await committing == server_id
         assert health.duplicates_dropped == 0
         await stream.aclose()
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_redelivery_while_the_first_is_being_stored_gets_the_first_ones_answer() -> None:
-    receiver, health = _receiver(timeout_s=3.0)
-    url, runner = await _serve(receiver)
     sim = DouyinOpenSim()
-    try:
+    async with served_receiver(timeout_s=3.0) as (url, receiver, health):
         body, _ = sim.dm_body("buyer-5", "x", "多少钱")
         first = asyncio.create_task(post_signed_webhook(url, SECRET, body, msg_id="hook-5"))
         while receiver.queue.empty():  # noqa: ASYNC110 - waiting for the first delivery to be queued
@@ -213,5 +209,3 @@ async def test_a_redelivery_while_the_first_is_being_stored_gets_the_first_ones_
         committed.set_result(None)
         assert await first == 200 and await second == 200
         assert receiver.queue.empty() and health.duplicates_dropped == 1
-    finally:
-        await runner.cleanup()

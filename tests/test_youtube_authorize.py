@@ -18,7 +18,13 @@ from bot.commands.youtube_authorize import AuthorizeError, authorize, run
 from bot.connectors.base import OutgoingMessage
 from bot.connectors.simkit import start_app
 from bot.connectors.youtube import CONNECTOR
-from bot.connectors.youtube.simulator import AUTH_PATH, TOKEN_PATH, YouTubeSim, create_simulator, simulator_connector_config
+from bot.connectors.youtube.simulator import (
+    AUTH_PATH,
+    TOKEN_PATH,
+    YouTubeSim,
+    create_simulator,
+    simulator_connector_config,
+)
 
 CHAT = "Cg0KCzZwX0pNLUk3RlVnKic"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from bot.logs import register_secret
+from bot.serving import RunningSite, serve
 from bot.web import keywords, leads, live, prom, reports, security, settings
 from bot.web.context import CONTEXT, WebContext
 from bot.web.render import STATIC
@@ -69,28 +69,9 @@ def create_app(context: WebContext) -> web.Application:
     return app
 
 
-@dataclass
-class RunningWeb:
-    runner: web.AppRunner
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
+RunningWeb = RunningSite  # the dashboard as served by ``start_web``
 
 
 async def start_web(context: WebContext, host: str = "127.0.0.1", port: int = 8765) -> RunningWeb:
     """Serve the dashboard on ``host:port`` (port 0 = any free port) until ``stop()``."""
-    runner = web.AppRunner(create_app(context), handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    bound = int(sockets[0].getsockname()[1]) if sockets else port
-    return RunningWeb(runner, host, bound)
+    return await serve(create_app(context), host, port)
