@@ -27,6 +27,7 @@ def format_summary(metrics: Metrics, counts: dict[str, Any], database: str) -> s
     if by_status.get("delivered") or by_status.get("undelivered"):
         lines.append(
             f"  delivered (echoed) {by_status.get('delivered', 0)}   undelivered {by_status.get('undelivered', 0)}"
+            + (f"   awaiting echo {by_status['sent']}" if by_status.get("sent") else "")
         )
     if by_status.get("shadow"):
         lines.append(f"decided in shadow    {by_status['shadow']} (nothing sent)")
