@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from handlers.context import PRIORITY, CapsPolicy
+from handlers.dm_rules import DmState
 from handlers.reminders import Broadcast, Subscriber, minutes_until, plan_reminders, reminder_key
 from handlers.settings import RemindersSettings
 from replies.render import NoReply, ReplyBook, ReplyContext, format_live_time
@@ -36,6 +37,7 @@ def subscriber_of(row: Mapping[str, Any]) -> Subscriber:
         subscribed_at=float(row["subscribed_at"]),
         reason=str(row["reason"] or ""),
         comment_target=row.get("video") or None,
+        dm=DmState(window_until=row.get("dm_window_until")),  # Douyin Open: DM allowed inside it
     )
 
 

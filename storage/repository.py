@@ -29,6 +29,7 @@ from storage.models import (
     Author,
     CapCounter,
     ControlFlag,
+    DmReplyWindow,
     Interaction,
     Lead,
     LeadIntent,
@@ -1020,9 +1021,17 @@ class Repository:
         store_id = await self.ensure_store()
         if not accounts:
             return []
+        window = DmReplyWindow
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(ReminderSubscription)
+                select(ReminderSubscription, window.until.label("dm_window_until"))
+                .outerjoin(
+                    window,
+                    (window.store_id == ReminderSubscription.store_id)
+                    & (window.platform == ReminderSubscription.platform)
+                    & (window.account == ReminderSubscription.account)
+                    & (window.user_id == ReminderSubscription.user_id),
+                )
                 .where(
                     ReminderSubscription.store_id == store_id,
                     ReminderSubscription.subscribed_at >= since,
@@ -1032,7 +1041,8 @@ class Repository:
             )
             return [
                 {column: getattr(row, column) for column in (
-                    "platform", "account", "user_id", "nickname", "reason", "subscribed_at", "video", "comment_id"
+                    "platform", "account", "user_id", "nickname", "reason", "subscribed_at", "video", "comment_id",
+                    "dm_window_until",  # a private-message reply window they opened (Douyin Open), if any
                 )}
                 for row in rows
             ]

@@ -19,9 +19,11 @@ from bot.connectors.douyin_open.simulator import post_signed_webhook
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from handlers.decide import reply_window
+from handlers.dm_rules import dm_allowed
 from handlers.events import ChatMessage, DirectMessage, Origin, Viewer
+from handlers.reminder_jobs import subscriber_of
 from storage.models import Action
-from storage.records import ActionRecord, Batch, DmWindowRecord
+from storage.records import ActionRecord, Batch, DmWindowRecord, PersonRef, SubscriptionRecord
 from storage.repository import Repository
 from tests.douyin_open_world import Env, douyin_open_world, mount_receiver
 from tests.helpers import make_config, wait_for
@@ -171,3 +173,26 @@ async def test_without_a_stored_window_the_dm_fails_with_the_reason_and_nothing_
 
 async def _is(repository: Repository, key: str, status: str) -> bool:
     return (await _status(repository, key))[0] == status
+
+
+async def test_a_reminder_may_go_by_dm_to_a_subscriber_whose_window_is_open(db_url: str, tmp_path: Path) -> None:
+    # "明天还播吗" asked by private message subscribes the person and opens a 24 h reply window
+    engine, repository = await open_repository(make_config(db_url, tmp_path))
+    try:
+        asked_by_dm = PersonRef("douyin_open", "u1", "小王")
+        asked_in_comments = PersonRef("douyin_open", "u2", "阿杰")
+        await repository.write_batch(
+            Batch(
+                subscriptions=[SubscriptionRecord(asked_by_dm, "shop", "asked about the next live", T0),
+                               SubscriptionRecord(asked_in_comments, "shop", "asked about the next live", T0)],
+                dm_windows=[window("u1", until=T0 + 86400)],
+            )
+        )  # fmt: skip
+        rows = await repository.reminder_subscribers(since=T0 - 1, accounts=[("douyin_open", "shop")])
+        people = {row["user_id"]: subscriber_of(row) for row in rows}
+        start = T0 + 3 * 3600
+        assert dm_allowed("douyin_open", people["u1"].dm, start - 600).allowed
+        assert not dm_allowed("douyin_open", people["u2"].dm, start - 600).allowed
+        assert not dm_allowed("douyin_open", people["u1"].dm, T0 + 86400 + 1).allowed, "not after the window"
+    finally:
+        await engine.dispose()
