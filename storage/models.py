@@ -389,3 +389,12 @@ class DmReplyWindow(Base):
     conversation_id: Mapped[str] = mapped_column(String(200))
     scene: Mapped[str] = mapped_column(String(64))
     until: Mapped[float] = mapped_column(Float)
+
+
+class RevokedSession(Base):
+    """A dashboard session ended by logging out: its signed cookie is refused from then on,
+    even if it was copied, until it would have expired anyway (then the row is pruned)."""
+
+    __tablename__ = "revoked_sessions"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float)

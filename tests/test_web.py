@@ -200,3 +200,21 @@ async def test_settings_preview_reports_errors_like_the_config_file(site: tuple[
         )
         page = await good.text()
         assert good.status == 200 and "caps.per_user_total_per_day" in page
+
+
+async def test_after_logout_a_copy_of_the_session_cookie_is_refused(site: tuple[str, WebContext]) -> None:
+    base, _ = site
+    async with client() as http:
+        csrf = await login(http, base)
+        stolen = {c.key: c.value for c in http.cookie_jar}["leadbot_session"]
+        async with aiohttp.ClientSession(cookies={"leadbot_session": stolen}) as thief:
+            assert (await thief.get(f"{base}/api/stats")).status == 200, "the copy works while the session lives"
+        out = await http.post(f"{base}/logout", data={"csrf_token": csrf}, allow_redirects=False)
+        assert out.status == 302 and out.headers["Location"] == "/login"
+        async with aiohttp.ClientSession(cookies={"leadbot_session": stolen}) as thief:
+            assert (await thief.get(f"{base}/api/stats")).status == 401
+            page = await thief.get(f"{base}/leads", allow_redirects=False)
+            assert page.status == 302 and page.headers["Location"].startswith("/login")
+        assert (await http.get(f"{base}/api/stats")).status == 401, "and the browser that logged out is out"
+        await login(http, base)  # logging in again works: a new session
+        assert (await http.get(f"{base}/api/stats")).status == 200

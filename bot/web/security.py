@@ -2,9 +2,11 @@
 
 - **Login** with the ``[web] token`` (or the generated one), compared with
   ``hmac.compare_digest``. A successful login starts a *new* session (no fixation).
-- **Sessions** are stateless signed cookies: ``base64(json).base64(hmac-sha256)``, the key
-  derived from the token (changing the token logs everyone out). Cookie flags: HttpOnly,
-  SameSite=Strict, Path=/, Secure when served over https; sessions expire after 12 h.
+- **Sessions** are signed cookies: ``base64(json).base64(hmac-sha256)``, the key derived from
+  the token (changing the token logs everyone out). Cookie flags: HttpOnly, SameSite=Strict,
+  Path=/, Secure when served over https; sessions expire after 12 h. Logging out records the
+  session id in the database (``storage.sessions``): a copy of the cookie is refused from then
+  on. If the database cannot say whether a session was revoked, the request gets 503.
 - **CSRF**: every session (also before login) carries a random token. Every POST/PUT/PATCH/
   DELETE must echo it in the ``csrf_token`` form field or the ``X-CSRF-Token`` header, or
   gets 403. Scripts may instead send ``Authorization: Bearer <token>`` (no cookie, no CSRF).
@@ -29,8 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.web.context import CONTEXT
+from storage.sessions import is_revoked, revoke
 
 COOKIE = "leadbot_session"
 CSRF_FIELD = "csrf_token"
@@ -166,6 +170,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     key = request.app[SESSION_KEY]
     raw = request.cookies.get(COOKIE)
     session = decode_session(raw, key) if raw else None
+    if session is not None and session.role != "anon" and await _revoked(context, session):
+        session = None  # logged out: a copy of the cookie is worth nothing
     if session is None:
         session = Session.new("anon", context.session_ttl_s)
         request[SESSION_DIRTY] = True
@@ -198,6 +204,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.method not in SAFE_METHODS and not await _csrf_ok(request, session):
         raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the page and try again")
     return await handler(request)
+
+
+async def _revoked(context: Any, session: Session) -> bool:
+    try:
+        return await is_revoked(context.engine, session.sid)
+    except (SQLAlchemyError, OSError) as error:
+        raise web.HTTPServiceUnavailable(text=f"database unavailable, cannot check the session: {type(error).__name__}") from None
 
 
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -260,6 +273,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    ending = current_session(request)
+    if ending.role != "anon":
+        await revoke(request.app[CONTEXT].engine, ending.sid, ending.expires_at)
     start_session(request, "anon")
     raise web.HTTPFound("/login")
 
