@@ -27,7 +27,8 @@ class Env:
         # These tests read the webhook source themselves (no pipeline commits anything), so the
         # receiver answers once the events are queued; test_douyin_open_webhooks_run covers "stored".
         config.update({"poll_interval_s": 0.05, "token_file": str(self.tmp / "tokens.json"),
-                       "webhook_answer_when": "queued", **overrides})  # fmt: skip
+                       "webhook_answer_when": "queued", "webhook_spool_dir": str(self.tmp / "spool"),
+                       **overrides})  # fmt: skip
         config.pop("type")
         settings = CONNECTOR.settings_model(**config)
         connector = CONNECTOR.build(settings, "shop")

@@ -45,6 +45,8 @@ async def test_run_with_each_connector_against_its_simulator(platform: str, sqli
     entry["account"] = "shop-1"  # a merchant names the account: replies must still find their sender
     if "token_file" in entry:
         entry["token_file"] = str(tmp_path / "tokens.json")  # never write credentials into the repo
+    if "webhook_spool_dir" in entry:
+        entry["webhook_spool_dir"] = str(tmp_path / "spool")
     settings, _ = parse_settings(
         {
             "database": {"url": sqlite_url, "flush_interval_ms": 10},

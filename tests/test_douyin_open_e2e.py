@@ -244,7 +244,7 @@ async def test_scripted_comments_and_injected_follows_flow_end_to_end(tmp_path: 
     runner, port = await start_app(app)
     config = simulator_connector_config(f"http://127.0.0.1:{port}", [ITEM])
     config.pop("type")
-    config.update(poll_interval_s=0.05, token_file=str(tmp_path / "t.json"))
+    config.update(poll_interval_s=0.05, token_file=str(tmp_path / "t.json"), webhook_spool_dir=str(tmp_path / "spool"))
     connector = CONNECTOR.build(CONNECTOR.settings_model(**config), "shop")
     url, hook_runner, _ = await mount_receiver(connector)
     sim.webhook_url = url

@@ -5,6 +5,7 @@ window, a follow is recorded, a replayed webhook changes nothing, a forged one i
 from __future__ import annotations
 
 import asyncio
+import stat
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,13 +19,14 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.config import LoadedConfig, WebhooksSettings, connector_settings, parse_settings
 from bot.connectors.base import Connector, ConnectorHealth
-from bot.connectors.douyin_open.client import DmWindows, WebhookReceiver, WebhookSource
+from bot.connectors.douyin_open.client import NOT_STORED, SPOOLED, DmWindows, WebhookReceiver, WebhookSource
 from bot.connectors.douyin_open.simulator import (
     DouyinOpenSim,
     create_simulator,
     post_signed_webhook,
     simulator_connector_config,
 )
+from bot.connectors.douyin_open.spool import WebhookSpool
 from bot.connectors.simkit import SimState, start_app
 from bot.webhooks import RunningWebhooks, WebhookConfigError, start_webhooks, webhook_app
 from handlers.events import DirectMessage
@@ -59,6 +61,7 @@ async def running(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     sim_runner, port = await start_app(app)
     entry = simulator_connector_config(f"http://127.0.0.1:{port}", [ITEM])
     entry["token_file"] = str(tmp_path / "tokens.json")
+    entry["webhook_spool_dir"] = str(tmp_path / "spool")
     settings, _ = parse_settings(
         {
             "database": {"url": sqlite_url, "flush_interval_ms": 10},
@@ -154,12 +157,15 @@ async def test_the_webhook_is_answered_only_once_its_message_is_stored(running: 
 
 # ---- the receiver alone: what Douyin sees when storing is slow or impossible -------------------
 @asynccontextmanager
-async def served_receiver(timeout_s: float) -> AsyncIterator[tuple[str, WebhookReceiver, ConnectorHealth]]:
+async def served_receiver(
+    timeout_s: float, spool: WebhookSpool | None = None, queue_size: int = 100
+) -> AsyncIterator[tuple[str, WebhookReceiver, ConnectorHealth]]:
     """A receiver on its own (no pipeline behind it), served on 127.0.0.1: (url, receiver, health)."""
     health = ConnectorHealth()
     receiver = WebhookReceiver(
-        client_secret=SECRET, account="shop", health=health, windows=DmWindows(), store_timeout_s=timeout_s
-    )
+        client_secret=SECRET, account="shop", health=health, windows=DmWindows(), store_timeout_s=timeout_s,
+        spool=spool, queue_size=queue_size,
+    )  # fmt: skip
     app = web.Application()
     app.add_routes([web.post(receiver.path, receiver.handle)])
     runner, port = await start_app(app)
@@ -209,3 +215,60 @@ async def test_a_redelivery_while_the_first_is_being_stored_gets_the_first_ones_
         committed.set_result(None)
         assert await first == 200 and await second == 200
         assert receiver.queue.empty() and health.duplicates_dropped == 1
+
+
+# ---- the spool: a database outage longer than Douyin's patience --------------------------------
+async def test_a_delivery_not_stored_in_time_is_kept_on_disk_answered_200_and_stored_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    spool_dir = tmp_path / "spool"
+    sim = DouyinOpenSim()
+    body, server_id = sim.dm_body("buyer-6", "x", "多少钱")
+    async with served_receiver(timeout_s=0.3, spool=WebhookSpool(spool_dir)) as (url, _, health):
+        # the database is down: nothing commits, yet Douyin hears 200 and stops redelivering
+        assert await post_signed_webhook(url, SECRET, body, msg_id="hook-6") == 200
+        assert health.extra[SPOOLED] == 1 and NOT_STORED not in health.extra
+    (kept,) = spool_dir.iterdir()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600, "it holds a private message"
+    # the worker crashed and starts again: the kept delivery is read first and dropped once stored
+    async with served_receiver(timeout_s=0.3, spool=WebhookSpool(spool_dir)) as (_, receiver, health):
+        stream = WebhookSource(receiver, account="shop", health=health).stream(None)
+        item = await asyncio.wait_for(anext(stream), 5)
+        assert isinstance(item.event, DirectMessage) and item.event.event_id == server_id
+        assert kept.exists(), "kept until stored"
+        assert item.on_commit is not None
+        item.on_commit()
+        assert await eventually(lambda: _true(not kept.exists()), within_s=5)
+        await stream.aclose()
+
+
+async def test_with_a_full_queue_the_kept_delivery_is_queued_as_soon_as_there_is_room(tmp_path: Path) -> None:
+    sim = DouyinOpenSim()
+    async with served_receiver(timeout_s=0.3, spool=WebhookSpool(tmp_path / "spool"), queue_size=1) as (
+        url, receiver, health,
+    ):  # fmt: skip
+        first, _ = sim.dm_body("buyer-7", "x", "多少钱")
+        second, second_id = sim.dm_body("buyer-8", "y", "有货吗")
+        assert await post_signed_webhook(url, SECRET, first, msg_id="hook-7") == 200  # queued, then kept
+        assert await post_signed_webhook(url, SECRET, second, msg_id="hook-8") == 200  # queue full: kept
+        assert len(list((tmp_path / "spool").iterdir())) == 2
+        stream = WebhookSource(receiver, account="shop", health=health).stream(None)
+        seen = []
+        for _ in range(2):
+            item = await asyncio.wait_for(anext(stream), 5)
+            seen.append(item.event.event_id)
+            assert item.on_commit is not None
+            item.on_commit()
+        assert second_id in seen
+        assert await eventually(lambda: _true(not list((tmp_path / "spool").iterdir())), within_s=5)
+        await stream.aclose()
+
+
+def test_an_unreadable_kept_file_is_set_aside_not_deleted(tmp_path: Path) -> None:
+    spool = WebhookSpool(tmp_path)
+    good = spool.keep(b'{"event":"x"}', "m-1")
+    bad = tmp_path / "0.0-bad.webhook.json"
+    bad.write_text("{not json")
+    (kept,) = spool.load()
+    assert kept.path == good and kept.body == b'{"event":"x"}' and kept.msg_id == "m-1"
+    assert not bad.exists() and (tmp_path / "0.0-bad.webhook.json.bad").read_text() == "{not json"

@@ -19,6 +19,7 @@ from bot.connectors.douyin_open.codec import TokenSet
 from bot.connectors.douyin_open.http import HttpClient
 from bot.connectors.douyin_open.sender import DouyinOpenSender
 from bot.connectors.douyin_open.settings import DouyinOpenSettings
+from bot.connectors.douyin_open.spool import WebhookSpool
 from bot.connectors.douyin_open.tokens import JsonFileTokenStore, TokenManager
 from bot.logs import register_secret
 
@@ -72,6 +73,7 @@ def build(settings: BaseModel, account: str) -> Connector:
         path=settings.webhook_path,
         answer_when=settings.webhook_answer_when,
         store_timeout_s=settings.webhook_store_timeout_s,
+        spool=WebhookSpool(settings.webhook_spool_dir) if settings.webhook_spool_dir else None,
     )
     name = settings.name or f"douyin_open:{account}"
     sources: list[Source] = [

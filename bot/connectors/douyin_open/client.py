@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ from bot.connectors.common import RecentIds, ReconnectPolicy, hex_excerpt, recon
 from bot.connectors.douyin_open.api import DouyinOpenApi
 from bot.connectors.douyin_open.codec import MAX_BODY_BYTES, as_int, parse_webhook, verify_webhook_signature
 from bot.connectors.douyin_open.events import DmWindow, comment_event, webhook_events
+from bot.connectors.douyin_open.spool import WebhookSpool
 from bot.connectors.errors import ProtocolError
 from handlers.events import Event, SourceItem
 
@@ -131,6 +133,7 @@ BAD_SIGNATURES = "webhook_bad_signature"
 
 
 NOT_STORED = "webhook_not_stored_in_time"
+SPOOLED = "webhook_spooled"
 Delivery = tuple[Event, asyncio.Future[None]]  # the event, resolved once its effects are committed
 
 
@@ -140,9 +143,11 @@ class WebhookReceiver:
     Douyin waits 5 s for an answer and delivers a webhook again (3 times) when it gets none or
     an error. So with ``answer_when="stored"`` (the default) the receiver answers 200 only once
     the pipeline committed the events — a crash before that loses nothing, the platform simply
-    delivers again — and 503 when they are not stored within ``store_timeout_s`` (database
-    down, queue full), forgetting the ``Msg-Id`` so the next delivery is taken. A delivery
-    repeated while the first is still being stored gets the first one's answer.
+    delivers again. When they are not stored within ``store_timeout_s`` (database down, queue
+    full) the raw delivery is written to the ``spool`` (fsynced, see ``spool.py``) and answered
+    200: it is deleted once stored, and queued again after a crash. Without a spool the answer
+    is 503 and the ``Msg-Id`` is forgotten so the next delivery is taken. A delivery repeated
+    while the first is still being stored gets the first one's answer.
     ``answer_when="queued"`` answers as soon as the events are queued (tests reading the
     source without a pipeline).
     """
@@ -159,6 +164,7 @@ class WebhookReceiver:
         clock: Callable[[], float] = time.time,
         answer_when: Literal["stored", "queued"] = "stored",
         store_timeout_s: float = 4.0,
+        spool: WebhookSpool | None = None,
     ) -> None:
         self.path = path
         self._secret = client_secret
@@ -171,6 +177,8 @@ class WebhookReceiver:
         self._clock = clock
         self._answer_when = answer_when
         self._store_timeout_s = store_timeout_s
+        self.spool = spool
+        self._background: set[asyncio.Task[None]] = set()
 
     def add_routes(self, app: web.Application, path: str | None = None) -> None:
         app.router.add_post(path or self.path, self.handle)
@@ -212,7 +220,7 @@ class WebhookReceiver:
             self._inflight[msg_id] = outcome
         stored = False
         try:
-            stored = await self._deliver(events)
+            stored = await self._deliver(events, body, msg_id)
         finally:
             self._inflight.pop(msg_id, None)
             outcome.set_result(stored)
@@ -226,19 +234,79 @@ class WebhookReceiver:
             self._health.last_event_at = self._clock()
         return self._answer(stored)
 
-    async def _deliver(self, events: list[Event]) -> bool:
-        """Queue the events; with ``answer_when="stored"`` also wait until they are committed."""
+    async def _deliver(self, events: list[Event], body: bytes, msg_id: str) -> bool:
+        """Queue the events; with ``answer_when="stored"`` also wait until they are committed (or
+        kept in the spool). False: neither happened in time."""
         loop = asyncio.get_running_loop()
         committed: list[asyncio.Future[None]] = [loop.create_future() for _ in events]
+        queued = 0
         try:
             async with asyncio.timeout(self._store_timeout_s):
                 for event, done in zip(events, committed, strict=True):
                     await self.queue.put((event, done))
+                    queued += 1
                 if self._answer_when == "stored" and committed:
-                    await asyncio.gather(*committed)
+                    await asyncio.wait(committed)  # not gather: a timeout must not cancel them
         except TimeoutError:
-            return False
+            if self.spool is None:
+                return False
+            path = await asyncio.to_thread(self.spool.keep, body, msg_id)
+            self._health.extra[SPOOLED] = self._health.extra.get(SPOOLED, 0.0) + 1
+            log.warning("douyin_open webhook %s not stored within %.0fs: kept in %s until it is",
+                        msg_id or "(no Msg-Id)", self._store_timeout_s, path)  # fmt: skip
+            self._drop_when_stored(path, committed)
+            if queued < len(events):
+                self._run(self._enqueue(list(zip(events, committed, strict=True))[queued:]))
         return True
+
+    async def replay_spool(self) -> int:
+        """Queue the deliveries a crash left in the spool (each file dropped once stored)."""
+        if self.spool is None:
+            return 0
+        kept = await asyncio.to_thread(self.spool.load)
+        loop = asyncio.get_running_loop()
+        for spooled in kept:
+            try:
+                events, window = webhook_events(parse_webhook(spooled.body), account=self._account,
+                                                msg_id=spooled.msg_id, now=self._clock())  # fmt: skip
+            except ProtocolError as error:
+                log.error("webhook spool: %s no longer parses (%s); left in place", spooled.path, error)
+                continue
+            if window is not None:
+                self.windows.open(window)
+            committed: list[asyncio.Future[None]] = [loop.create_future() for _ in events]
+            self._drop_when_stored(spooled.path, committed)
+            await self._enqueue(list(zip(events, committed, strict=True)))
+        if kept:
+            log.info("webhook spool: %d kept deliveries queued again", len(kept))
+        return len(kept)
+
+    async def _enqueue(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self.queue.put(delivery)
+
+    def _drop_when_stored(self, path: Path, committed: list[asyncio.Future[None]]) -> None:
+        spool = self.spool
+        assert spool is not None
+        waiting = [done for done in committed if not done.done()]
+        if not waiting:
+            self._run(asyncio.to_thread(spool.drop, path))
+            return
+        remaining = len(waiting)
+
+        def one_stored(_: asyncio.Future[None]) -> None:
+            nonlocal remaining
+            remaining -= 1
+            if remaining == 0:
+                self._run(asyncio.to_thread(spool.drop, path))
+
+        for done in waiting:
+            done.add_done_callback(one_stored)
+
+    def _run(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     def _answer(stored: bool, *, duplicate: bool = False) -> web.Response:
@@ -267,11 +335,22 @@ class WebhookSource:
 
     async def stream(self, cursor: str | None) -> AsyncIterator[SourceItem]:
         self._health.state = "live"
-        while True:
-            event, committed = await self.receiver.queue.get()
-            yield SourceItem(event, None, received_at=time.time(), on_commit=partial(_resolve, committed))
+        replay = asyncio.create_task(self.receiver.replay_spool())  # runs while we read the queue
+        replay.add_done_callback(_log_replay_failure)
+        try:
+            while True:
+                event, committed = await self.receiver.queue.get()
+                yield SourceItem(event, None, received_at=time.time(), on_commit=partial(_resolve, committed))
+        finally:
+            if not replay.done():
+                replay.cancel()
 
 
 def _resolve(committed: asyncio.Future[None]) -> None:
     if not committed.done():  # the webhook call may have given up waiting (timeout): nothing to tell
         committed.set_result(None)
+
+
+def _log_replay_failure(task: asyncio.Task[int]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("webhook spool: kept deliveries could not be queued again", exc_info=task.exception())

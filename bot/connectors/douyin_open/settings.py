@@ -36,4 +36,7 @@ class DouyinOpenSettings(BaseModel):
     # crash loses nothing); "queued": as soon as they are in memory. Douyin waits 5 s.
     webhook_answer_when: Literal["stored", "queued"] = "stored"
     webhook_store_timeout_s: float = Field(default=4.0, gt=0, lt=5.0)
+    # Deliveries not stored in time (database down) are kept here (0600 files) until they are;
+    # "" answers 503 instead and relies on Douyin's 3 redeliveries. Relative to the working directory.
+    webhook_spool_dir: str = "douyin_open_webhook_spool"
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)

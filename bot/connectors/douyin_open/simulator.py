@@ -348,4 +348,5 @@ def simulator_connector_config(base_url: str, rooms: list[str]) -> dict[str, Any
         "item_ids": list(rooms),
         "poll_interval_s": 1.0,
         "token_file": "douyin_open_sim_tokens.json",
+        "webhook_spool_dir": "douyin_open_sim_webhook_spool",
     }
