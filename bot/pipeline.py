@@ -44,7 +44,7 @@ from bot.leasing import LeaseOptions, SourceAssigner
 from bot.metrics import Metrics
 from bot.outbox import SHADOW_FLAG, OutboxSender
 from handlers.context import CapsPolicy, DecisionContext
-from handlers.decide import Decider
+from handlers.decide import Decider, window_keys_to_look_up, windows_in
 from handlers.events import ChatMessage, DirectMessage, LiveEnded, SourceItem
 from handlers.follows import batch_action
 from handlers.greetings import Greetee, GreetingBatch, GreetingBatcher
@@ -405,6 +405,7 @@ class Worker:
         """Decide and write; if a source's lease was lost meanwhile, drop its items and decide again."""
         while items:
             now = time.time()
+            dm_windows = await self._dm_windows(items, now)
             context = DecisionContext(
                 now=now,
                 shadow=self.shadow_now(),
@@ -417,6 +418,7 @@ class Worker:
                 store_name=self.store_name,
                 greetings=self.greetings,
                 reminders=self.reminders,
+                dm_windows=dm_windows,
             )
             started = time.perf_counter()
             batch = Decider(self.router, matcher.version).decide(items, results, context)
@@ -434,6 +436,19 @@ class Worker:
                 continue
             return items, batch, result, now
         return None
+
+    async def _dm_windows(self, items: list[QueueItem], now: float) -> dict[tuple[str, str, str], float]:
+        """Open DM reply windows of this batch's followers (stored, or opened in this batch)."""
+        keys = window_keys_to_look_up(items) if self.greetings is not None else []
+        if not keys:
+            return {}
+        stored = await until_available(
+            lambda: self.repository.open_dm_windows(keys, now),
+            lambda error, delay: log.warning("cannot read DM windows, retrying in %.1fs: %s", delay, error),
+        )
+        for key, until in windows_in(items).items():
+            stored[key] = max(stored.get(key, 0.0), until)
+        return stored
 
     async def _write(self, batch: Batch) -> BatchResult:
         delay = 0.2

@@ -6,7 +6,7 @@ can hand them their own reply book, caps settings and catalogue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from handlers.caps import Deferred, Refused, Touch, gate, plan_claims
@@ -81,3 +81,6 @@ class DecisionContext:
     store_name: str | None = None
     greetings: GreetingsSettings | None = None  # None: follows are recorded, never greeted
     reminders: RemindersSettings | None = None  # None: nobody subscribes to live reminders
+    # Open private-message reply windows of the people in this batch: (platform, account, user id)
+    # -> until (unix s). Looked up by the pipeline only for follows on platforms with windows.
+    dm_windows: Mapping[tuple[str, str, str], float] = field(default_factory=dict)

@@ -84,6 +84,29 @@ def products_of(result: MatchResult) -> tuple[str, ...]:
     return ()
 
 
+WINDOW_PLATFORMS = frozenset({"douyin_open"})  # private messages only inside a reply window
+
+
+def window_keys_to_look_up(items: Sequence[tuple[str, SourceItem]]) -> list[tuple[str, str, str]]:
+    """(platform, account, user id) of the followers whose DM greeting depends on a stored window."""
+    return sorted({
+        (event.origin.platform, event.origin.account, event.viewer.user_id)
+        for _, item in items
+        if isinstance(event := item.event, Follow) and event.origin.platform in WINDOW_PLATFORMS
+    })  # fmt: skip
+
+
+def windows_in(items: Sequence[tuple[str, SourceItem]]) -> dict[tuple[str, str, str], float]:
+    """Windows opened by private messages in this very batch (not in the database yet)."""
+    found: dict[tuple[str, str, str], float] = {}
+    for _, item in items:
+        window = reply_window(item.event) if isinstance(item.event, DirectMessage) else None
+        if window is not None:
+            key = (window.platform, window.account, window.user_id)
+            found[key] = max(found.get(key, 0.0), window.until)
+    return found
+
+
 def reply_window(event: ChatMessage | DirectMessage) -> DmWindowRecord | None:
     """The private-message reply window an inbound DM opened, to be stored for every sender."""
     if not isinstance(event, DirectMessage) or event.reply_window_until is None:

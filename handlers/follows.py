@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from handlers.context import PRIORITY, CapsPolicy, DecisionContext
+from handlers.dm_rules import DmState
 from handlers.events import Follow
 from handlers.greetings import GreetingBatch, GreetingPlan, Skipped, person_key, plan_greeting
 from handlers.router import Router
@@ -46,8 +47,9 @@ def wants_greeting(event: Follow, context: DecisionContext) -> bool:
 def greet_follower(event: Follow, context: DecisionContext) -> Iterator[ActionRecord]:
     assert context.greetings is not None
     settings = context.greetings
-    plan = plan_greeting(event, settings, context.now)
     o = event.origin
+    window = context.dm_windows.get((o.platform, o.account, event.viewer.user_id))
+    plan = plan_greeting(event, settings, context.now, DmState(window_until=window))
     record = ActionRecord(
         kind="greeting",
         subtype="follow",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.models import DmReplyWindow
@@ -75,3 +75,21 @@ async def open_window(
     if row is None:
         return None
     return DmWindowRecord(row.platform, row.account, row.user_id, row.msg_id, row.conversation_id, row.scene, row.until)
+
+
+async def open_windows(
+    conn: AsyncConnection, store_id: int, keys: Sequence[tuple[str, str, str]], now: float
+) -> dict[tuple[str, str, str], float]:
+    """The open windows among ``keys`` ((platform, account, user id)), as key -> until."""
+    found: dict[tuple[str, str, str], float] = {}
+    for start in range(0, len(keys), 300):
+        chunk = list(keys[start : start + 300])
+        rows = await conn.execute(
+            select(DmReplyWindow.platform, DmReplyWindow.account, DmReplyWindow.user_id, DmReplyWindow.until).where(
+                DmReplyWindow.store_id == store_id,
+                tuple_(DmReplyWindow.platform, DmReplyWindow.account, DmReplyWindow.user_id).in_(chunk),
+                DmReplyWindow.until > now,
+            )
+        )
+        found.update({(row.platform, row.account, row.user_id): row.until for row in rows})
+    return found

@@ -22,7 +22,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.dm_windows import open_window, save_windows
+from storage.dm_windows import open_window, open_windows, save_windows
 from storage.leases import LeaseBook, LeaseLost
 from storage.models import (
     Action,
@@ -985,6 +985,14 @@ class Repository:
         store_id = await self.ensure_store()
         async with self.engine.connect() as conn:
             return await open_window(conn, store_id, platform, account, user_id, time.time() if now is None else now)
+
+    async def open_dm_windows(
+        self, keys: Sequence[tuple[str, str, str]], now: float
+    ) -> dict[tuple[str, str, str], float]:
+        """(platform, account, user id) -> until, for the keys whose window is open at ``now``."""
+        store_id = await self.ensure_store()
+        async with self.engine.connect() as conn:
+            return await open_windows(conn, store_id, keys, now)
 
     async def upsert_broadcasts(self, broadcasts: Sequence[BroadcastRecord], now: float | None = None) -> None:
         store_id = await self.ensure_store()

@@ -29,7 +29,8 @@ from bot.connectors.douyin_open.simulator import (
 from bot.connectors.douyin_open.spool import WebhookSpool
 from bot.connectors.simkit import SimState, start_app
 from bot.webhooks import RunningWebhooks, WebhookConfigError, start_webhooks, webhook_app
-from handlers.events import DirectMessage
+from handlers.decide import window_keys_to_look_up, windows_in
+from handlers.events import DirectMessage, Follow, Origin, SourceItem, Viewer
 from storage.models import Action, Interaction, Lead, Message
 
 ITEM = "@9VwL2vqGV8w1Z2K1ZdYx"
@@ -54,8 +55,9 @@ class Running:
             return int((await conn.execute(select(func.count()).select_from(model).where(*where))).scalar_one())  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def running(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+@asynccontextmanager
+async def leadbot_run(db_url: str, tmp_path: Path, **sections: dict[str, object]) -> AsyncIterator[Running]:
+    """`leadbot run` with one Douyin Open connector against the simulator, webhooks served."""
     sim = DouyinOpenSim()
     app, state = create_simulator([], rooms=[ITEM], rate=50.0, sim=sim)
     sim_runner, port = await start_app(app)
@@ -64,11 +66,12 @@ async def running(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     entry["webhook_spool_dir"] = str(tmp_path / "spool")
     settings, _ = parse_settings(
         {
-            "database": {"url": sqlite_url, "flush_interval_ms": 10},
+            "database": {"url": db_url, "flush_interval_ms": 10},
             "sender": {"poll_interval_ms": 20},
             "caps": {"quiet_hours": {"enabled": False}},  # the test must not depend on the time of day
             "webhooks": {"port": 0},
             "connectors": [entry],
+            **sections,
         },
         "test",
     )
@@ -78,12 +81,20 @@ async def running(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     assert hooks is not None and hooks.paths == [PATH]
     worker = asyncio.create_task(bot.worker.run())
     sim.webhook_url = hooks.url + PATH
-    yield Running(sim, state, bot, hooks, worker)
-    bot.worker.request_stop()
-    await asyncio.wait_for(worker, timeout=30)
-    await hooks.stop()
-    await sim_runner.cleanup()
-    await bot.engine.dispose()
+    try:
+        yield Running(sim, state, bot, hooks, worker)
+    finally:
+        bot.worker.request_stop()
+        await asyncio.wait_for(worker, timeout=30)
+        await hooks.stop()
+        await sim_runner.cleanup()
+        await bot.engine.dispose()
+
+
+@pytest.fixture
+async def running(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    async with leadbot_run(sqlite_url, tmp_path) as run:
+        yield run
 
 
 async def eventually(check, within_s: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -272,3 +283,33 @@ def test_an_unreadable_kept_file_is_set_aside_not_deleted(tmp_path: Path) -> Non
     (kept,) = spool.load()
     assert kept.path == good and kept.body == b'{"event":"x"}' and kept.msg_id == "m-1"
     assert not bad.exists() and (tmp_path / "0.0-bad.webhook.json.bad").read_text() == "{not json"
+
+
+
+async def test_a_follower_who_wrote_to_us_gets_a_dm_greeting_a_stranger_does_not(db_url: str, tmp_path: Path) -> None:
+    greet_by_dm = {"greetings": {"channels": ["private_message"]}}
+    async with leadbot_run(db_url, tmp_path, **greet_by_dm) as run:
+        body, _ = run.sim.dm_body("buyer-9", "小王", "你好")  # not a purchase question: no reply
+        assert await post_signed_webhook(run.webhook_url, run.sim.client_secret, body, msg_id="hook-9") == 200
+        for fan, hook in (("buyer-9", "hook-f9"), ("stranger", "hook-f10")):
+            follow = run.sim.follow_body(fan)
+            assert await post_signed_webhook(run.webhook_url, run.sim.client_secret, follow, msg_id=hook) == 200
+        assert await eventually(lambda: _true(len(run.state.sends.sends) == 1))
+        (greeting,) = run.state.sends.sends
+        assert greeting.recipient == "buyer-9" and greeting.channel == "private_message"
+        assert await eventually(lambda: _has(run, Action, Action.kind == "greeting", Action.status == "skipped"))
+        async with run.bot.engine.connect() as conn:
+            reason = (await conn.execute(select(Action.reason).where(Action.status == "skipped"))).scalar_one()
+        assert "no DM window" in reason
+        await asyncio.sleep(0.5)
+        assert len(run.state.sends.sends) == 1, "the stranger was not messaged"
+
+
+def test_a_window_opened_in_the_same_batch_counts_for_a_follow_in_it() -> None:
+    origin = Origin("douyin_open", "shop", "dm", "conv")
+    viewer = Viewer("douyin_open", "u1", "小王")
+    dm = DirectMessage(origin, "m1", viewer, "你好", 100.0, "conv", 86_500.0, "im_replay_msg")
+    follow = Follow(origin, "f1", viewer, 101.0)
+    items = [("hook", SourceItem(dm)), ("hook", SourceItem(follow))]
+    assert window_keys_to_look_up(items) == [("douyin_open", "shop", "u1")]
+    assert windows_in(items) == {("douyin_open", "shop", "u1"): 86_500.0}
