@@ -61,7 +61,14 @@ async def wait_for(check: Callable[[], Awaitable[bool]], within_s: float = 15.0,
 
 
 def make_config(db_url: str, tmp_path: Path, **sections: Any) -> LoadedConfig:
-    data: dict[str, Any] = {"database": {"url": db_url, "flush_interval_ms": 10}, "sender": {"poll_interval_ms": 20}}
+    """A test config. Quiet hours are off unless a test sets them: private messages sent between
+    22:00 and 08:00 store time would otherwise wait for the morning, and whether a story passes
+    would depend on the hour CI runs it (quiet hours have their own clock-injected tests)."""
+    data: dict[str, Any] = {
+        "database": {"url": db_url, "flush_interval_ms": 10},
+        "sender": {"poll_interval_ms": 20},
+        "caps": {"quiet_hours": {"enabled": False}},
+    }
     for key, value in sections.items():
         data.setdefault(key, {}).update(value)
     settings, _ = parse_settings(data, "test")

@@ -31,6 +31,9 @@ def config_for(db_url: str, tmp_path: Path, start: float) -> LoadedConfig:
         "sender": {"poll_interval_ms": 20},
         "reminders": {"check_interval_s": 0.2},
         "schedule": [{"id": "b1", "start": datetime.fromtimestamp(start, UTC), "title": "上新专场"}],
+        # Private reminders between 22:00 and 08:00 store time would wait for the morning: without
+        # this the story passed or failed by the hour CI ran it (quiet hours: test_caps_stories).
+        "caps": {"quiet_hours": {"enabled": False}},
     }
     settings, _ = parse_settings(data, "test")
     return LoadedConfig(settings, tmp_path / "config.toml", [])
