@@ -158,3 +158,10 @@ def test_the_matcher_answers_any_text_quickly_with_known_intents(matcher: Any, t
     assert set(result.intents) <= set(INTENTS)
     assert math.isfinite(result.score)
     assert [r.intents for r in many] == [result.intents, result.intents], "matching is deterministic"
+
+
+def test_a_boolean_seq_is_a_protocol_error_not_a_cursor_named_false() -> None:
+    # found by hypothesis: bool is an int in Python, so "seq": false was accepted as cursor "False"
+    raw = '{"seq": false, "type": "chat", "ts": null, "text": null, "user_id": null, "nickname": null}'
+    with pytest.raises(ProtocolError):
+        decode_frame(raw, ORIGIN, EchoTracker())

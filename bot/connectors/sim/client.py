@@ -44,7 +44,9 @@ def decode_frame_seq(raw: str, origin: Origin, echo: EchoTracker) -> tuple[str, 
         data = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):
         raise ProtocolError("frame is not JSON", excerpt=raw.encode("utf-8", "replace")) from None
-    if not isinstance(data, dict) or not isinstance(data.get("seq"), int) or "type" not in data:
+    seq_value = data.get("seq") if isinstance(data, dict) else None
+    if not isinstance(seq_value, int) or isinstance(seq_value, bool) or "type" not in data:
+        # bool is an int in Python: "seq": false would become the cursor "False"
         raise ProtocolError("frame lacks seq/type", excerpt=raw.encode("utf-8", "replace"))
     kind = data["type"]
     event_id = str(data.get("id") or f"{origin.key}-{data['seq']}")
