@@ -114,6 +114,8 @@ class OutboxSender:
         self.shadow = shadow
         self.accounts = [(connector.platform, connector.account)]
         self.min_interval_s = float(getattr(self.sender, "min_interval_s", 0.0))
+        # Platforms that allow a DM only inside a reply window (Douyin Open) need the stored one.
+        self._uses_reply_windows = bool(getattr(self.sender, "uses_reply_windows", False))
         self._stopping = False
         self._wake = asyncio.Event()
         self._paused = False
@@ -254,7 +256,7 @@ class OutboxSender:
             recipient_user_id=action.recipient,
         )
         try:
-            if action.channel == "private_message" and action.recipient:
+            if self._uses_reply_windows and action.channel == "private_message" and action.recipient:
                 message = replace(message, reply_window=await self._stored_window(action))
             receipt: SendReceipt | None = None
             async for attempt in AsyncRetrying(

@@ -26,6 +26,7 @@ from bot.connectors.errors import PermanentError, ProtocolError, TransientError
 
 class DouyinOpenSender:
     platform = "douyin_open"
+    uses_reply_windows = True  # the outbox attaches the stored window to private messages
 
     def __init__(self, api: DouyinOpenApi, windows: DmWindows, *, clock: Callable[[], float] = time.time) -> None:
         self._api = api
