@@ -71,22 +71,9 @@ class YouTubeHttp:
             token = None
         answer = await self._attempt(method, path, cost, params, json, idempotency_key, token)
         if answer.status == 401 and token is not None and self._tokens is not None:
-            try:
-                renewed = await self._tokens.rejected(token)
-            except AuthExpired as error:
-                if not can_fall_back:
-                    raise
-                self._falling_back(error)
-                renewed = None
-                token = None
-                answer = await self._attempt(method, path, cost, params, json, idempotency_key, None)
-            if renewed is not None:
-                token = renewed
+            retry, token = await self._after_refusal(token, can_fall_back)
+            if retry:
                 answer = await self._attempt(method, path, cost, params, json, idempotency_key, token)
-            elif token is not None and can_fall_back:
-                self._falling_back(AuthExpired("the access token was refused and no other could be had"))
-                token = None
-                answer = await self._attempt(method, path, cost, params, json, idempotency_key, None)
         status, body = answer.status, answer.body
         if token is not None and self._tokens is not None and status != 401 and status < 500:
             self._tokens.accepted(token)  # got past authentication (a 403 quotaExceeded did too)
@@ -101,6 +88,23 @@ class YouTubeHttp:
             self.budget.exhaust()
         raise typed_error(status, reason, message, retry_after=answer.retry_after,
                           until_reset=self.budget.seconds_until_reset())
+
+    async def _after_refusal(self, token: str, can_fall_back: bool) -> tuple[bool, str | None]:
+        """After a 401 to ``token``: (retry?, with which bearer token — None means the api_key)."""
+        assert self._tokens is not None
+        try:
+            renewed = await self._tokens.rejected(token)
+        except AuthExpired as error:
+            if not can_fall_back:
+                raise
+            self._falling_back(error)
+            return True, None
+        if renewed is not None:
+            return True, renewed
+        if can_fall_back:
+            self._falling_back(AuthExpired("the access token was refused and no other could be had"))
+            return True, None
+        return False, token  # nothing else to try: Google's 401 becomes the typed error below
 
     def _falling_back(self, error: AuthExpired) -> None:
         if not self.reading_with_key_since_auth_failed:
