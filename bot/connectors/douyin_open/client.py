@@ -286,22 +286,13 @@ class WebhookReceiver:
             await self.queue.put(delivery)
 
     def _drop_when_stored(self, path: Path, committed: list[asyncio.Future[None]]) -> None:
-        spool = self.spool
-        assert spool is not None
-        waiting = [done for done in committed if not done.done()]
-        if not waiting:
-            self._run(asyncio.to_thread(spool.drop, path))
-            return
-        remaining = len(waiting)
+        self._run(self._drop_after(path, committed))
 
-        def one_stored(_: asyncio.Future[None]) -> None:
-            nonlocal remaining
-            remaining -= 1
-            if remaining == 0:
-                self._run(asyncio.to_thread(spool.drop, path))
-
-        for done in waiting:
-            done.add_done_callback(one_stored)
+    async def _drop_after(self, path: Path, committed: list[asyncio.Future[None]]) -> None:
+        assert self.spool is not None
+        if committed:
+            await asyncio.wait(committed)
+        await asyncio.to_thread(self.spool.drop, path)
 
     def _run(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(job)
