@@ -5,6 +5,8 @@
 * duplicate — the same (normalised) keyword in two intents, or twice in the layered lists;
 * redundant — a keyword that contains a shorter keyword of the same intent with at least its
   weight: wherever it matches the shorter one does too (kept only for explanations);
+* review markers — a marker listed twice, or inside an after-sales complaint phrase (the
+  complaint already rejects the message, so the marker never decides anything);
 * noisy — accepted hits on text known to contain no purchase intent (reviews, a non-shopping
   stream), per 1,000 messages.
 """
@@ -69,6 +71,7 @@ def lint_matcher(matcher: KeywordMatcher, negatives: Iterable[str] = (), *, max_
                 if spec.question_only or not o_spec.question_only:
                     report.info.append(f"redundant: {intent} {keyword!r} contains {other!r} (same or higher weight)")
                     break
+    _lint_review_markers(matcher, report)
     counts: Counter[tuple[str, str]] = Counter()
     total = 0
     for text in negatives:
@@ -86,3 +89,19 @@ def lint_matcher(matcher: KeywordMatcher, negatives: Iterable[str] = (), *, max_
                 report.noisy.append((intent, keyword, hits, round(rate, 2)))
                 report.warnings.append(f"noisy: {intent} {keyword!r} hits {rate:.2f} per 1,000 negative messages")
     return report
+
+
+def _lint_review_markers(matcher: KeywordMatcher, report: LintReport) -> None:
+    seen: dict[str, str] = {}
+    complaints = [normalise_fast(p) for p, _ in matcher.complaints]
+    for marker, _, list_name in matcher.review_markers:
+        norm = normalise_fast(marker)
+        where = list_name.rsplit("/", 1)[-1]
+        if norm in seen:
+            report.warnings.append(f"duplicate: review marker {marker!r} in {where} (also in {seen[norm]})")
+            continue
+        seen[norm] = where
+        for phrase in complaints:
+            if phrase and phrase in norm:
+                report.info.append(f"redundant: review marker {marker!r} contains the complaint {phrase!r}")
+                break

@@ -29,6 +29,11 @@ plus optional ``[meta]``, ``[negation]`` and ``[question]`` sections::
     markers = ["吗", "多少", "?"]
     not_markers = ["差不多"]                # contain a marker but ask nothing
 
+    [review]
+    markers = ["不错", "好评", "物流"]      # what a buyer says after the parcel came, not before
+    weights = { "物流" = 0.5 }              # per-marker weight (0 < w <= 1; default 1)
+    threshold = 1.0                         # markers in remarks adding up to this reject every hit
+
 ``parse_list_text`` returns a ``KeywordList`` or raises ``KeywordListError(file, line, reason)``;
 ``validate_list_text`` returns every problem found (for the dashboard's upload form).
 """
@@ -51,6 +56,7 @@ SECTION_KEYS: dict[str, set[str]] = {
     "meta": {"name", "language", "description", "version"},
     "negation": {"before", "after", "not_negators", "phrases", "complaints", "window"},
     "question": {"markers", "not_markers"},
+    "review": {"markers", "weights", "threshold"},
 }
 MAX_KEYWORD_LEN = 40
 MAX_PATTERN_LEN = 300
@@ -105,12 +111,22 @@ class NegationSection:
 
 
 @dataclass
+class ReviewSection:
+    """Words of a verdict on goods already received: enough of them in remarks make a review."""
+
+    markers: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = None
+
+
+@dataclass
 class KeywordList:
     name: str  # file name (or upload name), used in explanations
     sections: dict[str, IntentSection] = field(default_factory=dict)
     negation: NegationSection = field(default_factory=NegationSection)
     question_markers: list[str] = field(default_factory=list)
     not_question_markers: list[str] = field(default_factory=list)
+    review: ReviewSection = field(default_factory=ReviewSection)
     text: str = ""
 
 
@@ -211,7 +227,7 @@ def _check(text: str, name: str) -> tuple[KeywordList | None, list[ListProblem]]
             raw.append((section, None, "", "[none] is not a list section; put negated phrases in [negation] phrases"))
             continue
         else:
-            allowed = ", ".join([*INTENTS, "meta", "negation", "question"])
+            allowed = ", ".join([*INTENTS, "meta", "negation", "question", "review"])
             raw.append((section, None, "", f"unknown section [{section}]; allowed: {allowed}"))
             continue
         if not isinstance(body, dict):
@@ -311,12 +327,45 @@ def _check(text: str, name: str) -> tuple[KeywordList | None, list[ListProblem]]
                 result.question_markers = _str_list(body["markers"], "markers", raw, section)
             if "not_markers" in body:
                 result.not_question_markers = _str_list(body["not_markers"], "not_markers", raw, section)
-    problems = [
-        ListProblem(name, loc.find(section, needle, key) if key else loc.section(section), reason)
-        for section, key, needle, reason in raw
-    ]
+        elif kind == "review":
+            result.review = _review_section(body, raw, section)
+    problems = [ListProblem(name, _problem_line(loc, section, key, needle), reason) for section, key, needle, reason in raw]
     problems.sort(key=lambda p: p.line)
     return (None if problems else result), problems
+
+
+def _problem_line(loc: _Locator, section: str, key: str | None, needle: str) -> int:
+    """Where a problem is: under ``[section]``, or in a ``[section.key]`` sub-table when the
+    file writes a table that way (``[review.weights]`` instead of ``weights = { ... }``)."""
+    if not key:
+        return loc.section(section)
+    if needle and loc.section(f"{section}.{key}"):
+        return loc.find(f"{section}.{key}", needle)
+    return loc.find(section, needle, key)
+
+
+def _review_section(body: dict[str, Any], raw: list[tuple[str, str | None, str, str]], section: str) -> ReviewSection:
+    review = ReviewSection()
+    if "markers" in body:
+        review.markers = _str_list(body["markers"], "markers", raw, section)
+    weights = body.get("weights", {})
+    if not isinstance(weights, dict):
+        raw.append((section, "weights", "", f"{section}.weights must be a table of marker = weight"))
+    else:
+        for marker, w in weights.items():
+            if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1:
+                raw.append((section, "weights", marker, f"{section}.weights.{marker} = {w!r}: must be a number in (0, 1]"))
+            elif marker not in review.markers:
+                raw.append((section, "weights", marker, f"{section}.weights: {marker!r} is not in {section}.markers"))
+            else:
+                review.weights[marker] = float(w)
+    if "threshold" in body:
+        threshold = body["threshold"]
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10:
+            raw.append((section, "threshold", "", f"{section}.threshold = {threshold!r}: must be a number in (0, 10]"))
+        else:
+            review.threshold = float(threshold)
+    return review
 
 
 def validate_list_text(text: str, name: str) -> list[ListProblem]:

@@ -36,7 +36,8 @@ from keywords.normalise import Normalised, normalise, normalise_fast
 from keywords.pinyin import char_span, pair_literals, to_pinyin
 
 MAX_MATCH_CHARS = 2_000  # longer messages are matched on their first 2,000 characters
-KW, EXCLUDE, PHRASE, COMPLAINT, ANCHOR, PY_GATE = 0, 1, 2, 3, 4, 5
+KW, EXCLUDE, PHRASE, COMPLAINT, ANCHOR, PY_GATE, REVIEW = 0, 1, 2, 3, 4, 5, 6
+DEFAULT_REVIEW_THRESHOLD = 1.0
 CACHE_TEXT_CHARS = 32  # results of texts up to this long are cached (chat repeats itself)
 CACHE_SIZE = 4096
 LONG_PREFIX = 160  # characters normalised first to tell a long review from a chat line
@@ -160,7 +161,12 @@ class KeywordMatcher:
         not_negators: list[str] = []
         markers: list[str] = []
         not_markers: list[str] = []
+        review_markers: list[tuple[str, float, str]] = []  # (marker, weight, list)
+        review_threshold = DEFAULT_REVIEW_THRESHOLD
         for kl in self.lists:
+            review_markers.extend((m, kl.review.weights.get(m, 1.0), kl.name) for m in kl.review.markers)
+            if kl.review.threshold is not None:
+                review_threshold = kl.review.threshold  # a merchant's list over the defaults decides
             neg = kl.negation
             window = neg.window or 4
             for word in neg.before:
@@ -230,6 +236,8 @@ class KeywordMatcher:
             add(phrase, _Entry(PHRASE, "", phrase, "objection", 0.0, list_name))
         for phrase, list_name in complaints:
             add(phrase, _Entry(COMPLAINT, "", phrase, "complaint", 0.0, list_name))
+        for marker, weight, list_name in review_markers:
+            add(marker, _Entry(REVIEW, "", marker, "review", weight, list_name))
         # Required literals of list patterns join the same automaton: a pattern runs only on
         # messages where one of them occurs (patterns without a provable anchor run always).
         always: list[int] = []
@@ -286,6 +294,8 @@ class KeywordMatcher:
         self.exclusions = excludes
         self.objections = phrases
         self.complaints = complaints
+        self.review_markers = review_markers
+        self.review_threshold = review_threshold
         # English keywords for typo tolerance: multi-letter, all ASCII.
         en = sorted({s.keyword for s in specs.values() if s.keyword.isascii() and len(s.keyword.replace(" ", "")) >= 6})
         self._en_fuzzy = [(normalise_fast(k), k) for k in en]
@@ -428,6 +438,7 @@ class KeywordMatcher:
         is_question = self._is_question(work, nt)
         candidates: list[tuple[_Entry, int, int]] = []
         blockers: list[tuple[_Entry, int, int]] = []
+        review_marks: list[tuple[_Entry, int, int]] = []
         refs: set[int] = set(self._always_patterns)
         pinyin = False
         if self._ac is not None:
@@ -445,6 +456,8 @@ class KeywordMatcher:
                         continue
                     if entry.kind == KW:
                         candidates.append((entry, start, end))
+                    elif entry.kind == REVIEW:
+                        review_marks.append((entry, start, end))
                     else:
                         blockers.append((entry, start, end))
         if pinyin and self._py_ac is not None:
@@ -529,6 +542,13 @@ class KeywordMatcher:
                 if word is not None:
                     hits[index] = replace(hits[index], accepted=False, rejected_because=f"part of the word {word}")
 
+        if review_marks and any(h.accepted for h in hits):
+            verdict = self._review_verdict(review_marks, norm, work)
+            if verdict:
+                reason = "reads like a review of goods already received: " + ", ".join(repr(m) for m in verdict)
+                hits = [replace(h, accepted=False, rejected_because=reason) if h.accepted else h for h in hits]
+                notes.append(reason)
+                link_number = None
         # "3号" alone is a product number only in a short message or next to another accepted ask.
         for index, hit in enumerate(hits):
             if hit.rule == "weak_number" and hit.accepted:
@@ -571,6 +591,27 @@ class KeywordMatcher:
         )
 
     # ------------------------------------------------------------------ rules
+    def _review_verdict(self, marks: list[tuple[_Entry, int, int]], norm: Normalised, work: str) -> list[str]:
+        """The review markers that make this message a review, or [] when they do not add up.
+
+        A buyer asks before the parcel comes and judges after: "质量不错", "物流很快", "好评".
+        Only markers in remarks count ("质量好吗？" asks); overlapping markers count once, the
+        longest (很好吃, not 很好 + 好吃); each distinct marker adds its weight.
+        """
+        chosen: list[tuple[_Entry, int, int]] = []
+        for entry, start, end in sorted(marks, key=lambda m: (-(m[2] - m[1]), m[1])):
+            if any(s < end and start < e for _, s, e in chosen):
+                continue
+            chosen.append((entry, start, end))
+        total = 0.0
+        counted: list[str] = []
+        for entry, start, end in sorted(chosen, key=lambda m: m[1]):
+            if entry.keyword in counted or self._clause_is_question(work, norm, start, end):
+                continue
+            counted.append(entry.keyword)
+            total += entry.weight
+        return counted if total >= self.review_threshold - 1e-9 else []
+
     def _is_question(self, work: str, nt: str) -> bool:
         if "?" in work or "？" in work or "﹖" in work:
             return True
@@ -619,10 +660,10 @@ class KeywordMatcher:
         """Is the clause around a hit a question? ("价格实惠，发货快吗" asks about 发货, not 价格)."""
         a, b = norm.span(start, end)
         lo = a
-        while lo > 0 and work[lo - 1] not in CLAUSE_BREAKS:
+        while lo > 0 and not _clause_break(work, lo - 1):
             lo -= 1
         hi = b
-        while hi < len(work) and work[hi] not in CLAUSE_BREAKS:
+        while hi < len(work) and not _clause_break(work, hi):
             hi += 1
         if hi < len(work) and work[hi] in "?？﹖":
             return True
@@ -759,6 +800,21 @@ class KeywordMatcher:
             entry = _Entry(KW, "link", m.group(0), rule, 0.6, "(link number)")
             return number, (entry, m.start(), m.end())
         return None, None
+
+
+def _clause_break(work: str, i: int) -> bool:
+    """Punctuation ends a clause; so does a space between two runs of 2+ Chinese characters
+    ("物美价廉 发货超快"), but not the spaces of spaced-out letters ("价 格 多 少")."""
+    c = work[i]
+    if c in CLAUSE_BREAKS:
+        return True
+    if c not in " \u3000\t" or i < 2 or i + 2 >= len(work):
+        return False
+    return all(_is_cjk_char(work[j]) for j in (i - 2, i - 1, i + 1, i + 2))
+
+
+def _is_cjk_char(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff"
 
 
 def _clause_ends_with_particle(norm: Normalised, work: str, end: int) -> bool:
