@@ -12,7 +12,9 @@ Slow path (only messages with a candidate): normalise again with an offset map s
 into the original text; build a ``Hit`` per keyword occurrence; reject hits overlapped by an
 exclusion or objection phrase, negated by a nearby negator in the same clause ("不要链接"),
 remarks where a question is required ("这么便宜" vs "便宜吗"), and short keywords that jieba
-says sit inside a longer word (钱 in 钱包); add typo-tolerant English; resolve the product.
+says sit inside a longer word (钱 in 钱包); reject every hit of a message whose remarks add up
+to a review of goods already received (review markers: 好评, 物流, 用着 ...); add
+typo-tolerant English; resolve the product.
 ``match`` and ``explain`` always return the same intents (tests check it on examples and
 hypothesis input); ``explain`` also lists hits the fast path never needed to look at.
 """
@@ -236,8 +238,6 @@ class KeywordMatcher:
             add(phrase, _Entry(PHRASE, "", phrase, "objection", 0.0, list_name))
         for phrase, list_name in complaints:
             add(phrase, _Entry(COMPLAINT, "", phrase, "complaint", 0.0, list_name))
-        for marker, weight, list_name in review_markers:
-            add(marker, _Entry(REVIEW, "", marker, "review", weight, list_name))
         # Required literals of list patterns join the same automaton: a pattern runs only on
         # messages where one of them occurs (patterns without a provable anchor run always).
         always: list[int] = []
@@ -296,6 +296,18 @@ class KeywordMatcher:
         self.complaints = complaints
         self.review_markers = review_markers
         self.review_threshold = review_threshold
+        # Review markers are common words (不错, 快递): they get their own automaton, run only on
+        # messages that already have a candidate hit, so the fast path never pays for them.
+        review_table: dict[str, list[_Entry]] = {}
+        for marker, weight, list_name in review_markers:
+            norm_marker = normalise_fast(marker)
+            if norm_marker and norm_marker != " ":
+                review_table.setdefault(norm_marker, []).append(
+                    _Entry(REVIEW, "", marker, "review", weight, list_name)
+                )
+        self._review_patterns = list(review_table)
+        self._review_entries = [review_table[p] for p in self._review_patterns]
+        self._review_ac = ahocorasick_rs.AhoCorasick(self._review_patterns) if self._review_patterns else None
         # English keywords for typo tolerance: multi-letter, all ASCII.
         en = sorted({s.keyword for s in specs.values() if s.keyword.isascii() and len(s.keyword.replace(" ", "")) >= 6})
         self._en_fuzzy = [(normalise_fast(k), k) for k in en]
@@ -438,7 +450,6 @@ class KeywordMatcher:
         is_question = self._is_question(work, nt)
         candidates: list[tuple[_Entry, int, int]] = []
         blockers: list[tuple[_Entry, int, int]] = []
-        review_marks: list[tuple[_Entry, int, int]] = []
         refs: set[int] = set(self._always_patterns)
         pinyin = False
         if self._ac is not None:
@@ -456,8 +467,6 @@ class KeywordMatcher:
                         continue
                     if entry.kind == KW:
                         candidates.append((entry, start, end))
-                    elif entry.kind == REVIEW:
-                        review_marks.append((entry, start, end))
                     else:
                         blockers.append((entry, start, end))
         if pinyin and self._py_ac is not None:
@@ -542,7 +551,12 @@ class KeywordMatcher:
                 if word is not None:
                     hits[index] = replace(hits[index], accepted=False, rejected_because=f"part of the word {word}")
 
-        if review_marks and any(h.accepted for h in hits):
+        if self._review_ac is not None and any(h.accepted for h in hits):
+            review_marks = [
+                (entry, start, end)
+                for pid, start, end in self._review_ac.find_matches_as_indexes(nt, overlapping=True)
+                for entry in self._review_entries[pid]
+            ]
             verdict = self._review_verdict(review_marks, norm, work)
             if verdict:
                 reason = "reads like a review of goods already received: " + ", ".join(repr(m) for m in verdict)
