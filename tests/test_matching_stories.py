@@ -266,3 +266,27 @@ def test_isnt_there_questions_ask_but_statements_with_mei_you_do_not(matcher: Ke
     assert matcher.match("没有优惠吗").intents == ("price",)
     assert matcher.match("没有链接吗").intents == ("link",)
     assert not matcher.match("没有链接").is_lead
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("男生一般用大号茶针还是小号的呢", "spec"),  # a choice between two variants
+        ("拍2盒还是3盒", "spec"),
+        ("有没有小一点的", "spec"),
+        ("这两款有什么不同", "spec"),
+        ("申请一下再给一张10元卷", "price"),  # a coupon asked for (卷 for 券)
+        ("发个优惠券呗", "price"),
+        ("准备给宝宝囤棉柔巾", "want"),  # stocking up is wanting
+    ],
+)
+def test_buyer_phrasings_beyond_the_keywords(matcher: KeywordMatcher, text: str, intent: str) -> None:
+    assert intent in matcher.match(text).intents, matcher.explain(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["你是男的还是女的", "味道还是很新鲜的", "卷发好看", "囤货了好多", "小的了。味道还是很新鲜的口感好"],
+)
+def test_look_alikes_of_those_phrasings_are_not_leads(matcher: KeywordMatcher, text: str) -> None:
+    assert not matcher.match(text).is_lead, matcher.explain(text)
