@@ -290,3 +290,11 @@ def test_buyer_phrasings_beyond_the_keywords(matcher: KeywordMatcher, text: str,
 )
 def test_look_alikes_of_those_phrasings_are_not_leads(matcher: KeywordMatcher, text: str) -> None:
     assert not matcher.match(text).is_lead, matcher.explain(text)
+
+
+@pytest.mark.parametrize("text", ["我的快递到哪了", "快递单号多少", "能帮我查一下物流吗", "这个怎么退"])
+def test_tracking_and_returns_come_after_the_purchase(matcher: KeywordMatcher, text: str) -> None:
+    result = matcher.explain(text)
+    assert not result.is_lead
+    assert not matcher.match(text).is_lead
+    assert any("after-sales" in (h.rejected_because or "") for h in result.hits) or not result.hits
