@@ -506,16 +506,21 @@ class KeywordMatcher:
             if any(s < b_end and b_start < e for _, s, e in candidates):
                 continue  # explained on the keyword hit it rejects
             span = norm.span(b_start, b_end)
+            complaint = blocker.kind == COMPLAINT
             hits.append(
                 Hit(
                     intent=NONE_INTENT,
                     keyword=blocker.keyword,
-                    rule="objection",
+                    rule="complaint" if complaint else "objection",
                     span=span,
                     matched=work[span[0] : span[1]],
                     weight=0.0,
                     accepted=False,
-                    rejected_because=f"objection {blocker.keyword!r}: negated or refused, not a lead",
+                    rejected_because=(
+                        f"after-sales complaint {blocker.keyword!r}: post-purchase talk, not a lead"
+                        if complaint
+                        else f"objection {blocker.keyword!r}: negated or refused, not a lead"
+                    ),
                     list_name=blocker.list_name,
                     negation_checked=True,
                     norm_span=(b_start, b_end),
