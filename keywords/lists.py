@@ -279,17 +279,7 @@ def _check(text: str, name: str) -> tuple[KeywordList | None, list[ListProblem]]
                     raw.append((section, "keywords", kw, f"{section}.keywords: duplicate keyword {kw!r}"))
                 seen.add(norm)
             known = set(sec.keywords) | set(sec.question_only)
-            weights = body.get("weights", {})
-            if not isinstance(weights, dict):
-                raw.append((section, "weights", "", f"{section}.weights must be a table of keyword = weight"))
-            else:
-                for kw, w in weights.items():
-                    if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1:
-                        raw.append((section, "weights", kw, f"{section}.weights.{kw} = {w!r}: must be a number in (0, 1]"))
-                    elif kw not in known:
-                        raw.append((section, "weights", kw, f"{section}.weights: {kw!r} is not in {section}.keywords"))
-                    else:
-                        sec.weights[kw] = float(w)
+            sec.weights = _weights_table(body, raw, section, known, "keywords")
             for kw in sec.pinyin:
                 if kw not in known:
                     raw.append((section, "pinyin", kw, f"{section}.pinyin: {kw!r} is not in {section}.keywords"))
@@ -344,21 +334,31 @@ def _problem_line(loc: _Locator, section: str, key: str | None, needle: str) -> 
     return loc.find(section, needle, key)
 
 
+def _weights_table(
+    body: dict[str, Any], raw: list[tuple[str, str | None, str, str]], section: str, known: set[str], owner: str
+) -> dict[str, float]:
+    """``weights = { word = w }`` of a section: each word must be one of ``known`` (its ``owner``
+    key, e.g. ``keywords``), each weight a number in (0, 1]."""
+    weights = body.get("weights", {})
+    if not isinstance(weights, dict):
+        raw.append((section, "weights", "", f"{section}.weights must be a table of word = weight"))
+        return {}
+    out: dict[str, float] = {}
+    for word, w in weights.items():
+        if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1:
+            raw.append((section, "weights", word, f"{section}.weights.{word} = {w!r}: must be a number in (0, 1]"))
+        elif word not in known:
+            raw.append((section, "weights", word, f"{section}.weights: {word!r} is not in {section}.{owner}"))
+        else:
+            out[word] = float(w)
+    return out
+
+
 def _review_section(body: dict[str, Any], raw: list[tuple[str, str | None, str, str]], section: str) -> ReviewSection:
     review = ReviewSection()
     if "markers" in body:
         review.markers = _str_list(body["markers"], "markers", raw, section)
-    weights = body.get("weights", {})
-    if not isinstance(weights, dict):
-        raw.append((section, "weights", "", f"{section}.weights must be a table of marker = weight"))
-    else:
-        for marker, w in weights.items():
-            if not isinstance(w, int | float) or isinstance(w, bool) or not 0 < w <= 1:
-                raw.append((section, "weights", marker, f"{section}.weights.{marker} = {w!r}: must be a number in (0, 1]"))
-            elif marker not in review.markers:
-                raw.append((section, "weights", marker, f"{section}.weights: {marker!r} is not in {section}.markers"))
-            else:
-                review.weights[marker] = float(w)
+    review.weights = _weights_table(body, raw, section, set(review.markers), "markers")
     if "threshold" in body:
         threshold = body["threshold"]
         if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10:
