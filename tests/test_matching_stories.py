@@ -286,7 +286,7 @@ def test_buyer_phrasings_beyond_the_keywords(matcher: KeywordMatcher, text: str,
 
 @pytest.mark.parametrize(
     "text",
-    ["你是男的还是女的", "味道还是很新鲜的", "卷发好看", "囤货了好多", "小的了。味道还是很新鲜的口感好"],
+    ["你是男的还是女的", "你56789个我还是2个", "味道还是很新鲜的", "卷发好看", "囤货了好多", "小的了。味道还是很新鲜的口感好"],
 )
 def test_look_alikes_of_those_phrasings_are_not_leads(matcher: KeywordMatcher, text: str) -> None:
     assert not matcher.match(text).is_lead, matcher.explain(text)
