@@ -298,3 +298,9 @@ def test_tracking_and_returns_come_after_the_purchase(matcher: KeywordMatcher, t
     assert not result.is_lead
     assert not matcher.match(text).is_lead
     assert any("after-sales" in (h.rejected_because or "") for h in result.hits) or not result.hits
+
+
+def test_stocking_up_needs_a_plan_not_a_neighbouring_word(matcher: KeywordMatcher) -> None:
+    # punctuation is gone in the normalised text: "优惠多多，囤货" must not read as "多囤"
+    assert "准备囤" not in [h.keyword for h in matcher.explain("优惠多多，囤货").hits]
+    assert "准备囤" in accepted(matcher.explain("打算给爸妈囤点"))
