@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -38,12 +39,32 @@ def watched_paths(settings: MatchingSettings, base_dir: Path) -> list[Path]:
     return paths + ([cat] if cat is not None else [])
 
 
-def load_matcher(settings: MatchingSettings, base_dir: Path) -> KeywordMatcher:
+def with_candidates(paths: Sequence[Path], candidates: Sequence[Path]) -> list[Path]:
+    """The list files in force if ``candidates`` were published.
+
+    A candidate replaces the configured list with the same path or, failing that, the same file
+    name (an edited copy of ``zh.toml`` kept elsewhere); any other candidate is layered on top,
+    like a merchant's extra list. Order is kept: what comes later wins.
+    """
+    result = list(paths)
+    for candidate in candidates:
+        same = [i for i, p in enumerate(result) if p.resolve() == candidate.resolve()]
+        same = same or [i for i, p in enumerate(result) if p.name == candidate.name]
+        if same:
+            result[same[-1]] = candidate
+        else:
+            result.append(candidate)
+    return result
+
+
+def load_matcher(settings: MatchingSettings, base_dir: Path, *, candidates: Sequence[Path] = ()) -> KeywordMatcher:
     """Load and compile every list. Raises ``KeywordListError`` (file, line, reason) on a bad file.
 
     A missing catalogue file is not an error (no product resolution); a broken one is.
+    ``candidates``: list files to try in place of (or over) the configured ones, see ``with_candidates``.
     """
-    lists: list[KeywordList] = [load_list_file(path) for path in list_paths(settings, base_dir)]
+    paths = with_candidates(list_paths(settings, base_dir), candidates)
+    lists: list[KeywordList] = [load_list_file(path) for path in paths]
     catalogue: Catalogue | None = None
     catalogue_text = ""
     cat = catalogue_path(settings, base_dir)

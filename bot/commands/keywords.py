@@ -6,12 +6,22 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.config import load_config
 from keywords.api import MatchResult, explanation_dict
 from keywords.lists import KeywordListError
+
+CANDIDATE_HELP = (
+    "a list file to try instead of the configured one with the same name (or over the lists): "
+    "shows what would change before you publish it; repeatable"
+)
+
+
+def add_candidate_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", type=Path, action="append", default=[], metavar="LIST.toml", help=CANDIDATE_HELP)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,12 +31,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     test = sub.add_parser("test", help="show the decision and explanation for a sentence")
     test.add_argument("text", nargs="+", help="the message(s) to match")
     test.add_argument("--json", action="store_true", help="one JSON object per message")
+    add_candidate_option(test)
     test.set_defaults(handler=cmd_test)
 
     ev = sub.add_parser("eval", help="precision/recall/F1 against a labelled TSV (label<TAB>text)")
     ev.add_argument("file", type=Path)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--show", type=int, default=10, help="how many false positives / misses to list")
+    add_candidate_option(ev)
     ev.set_defaults(handler=cmd_eval)
 
     lint = sub.add_parser("lint", help="duplicates, shadowed keywords, keywords noisy on negative text")
@@ -40,12 +52,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lint.set_defaults(handler=cmd_lint)
 
 
-def _matcher(args: argparse.Namespace) -> Any:
+def _matcher(args: argparse.Namespace, candidates: Sequence[Path] = ()) -> Any:
+    """The configured matcher, or (with ``candidates``) the one those list files would give."""
     from keywords import load_matcher
 
     config = load_config(args.config)
+    for path in candidates:
+        if not path.is_file():
+            print(f"leadbot: candidate list {path}: no such file", file=sys.stderr)
+            raise SystemExit(2)
     try:
-        return load_matcher(config.settings.matching, config.base_dir)
+        return load_matcher(config.settings.matching, config.base_dir, candidates=candidates)
     except KeywordListError as error:
         for problem in error.problems:
             print(f"leadbot: keyword list error: {problem}", file=sys.stderr)
@@ -76,12 +93,27 @@ def explain(result: MatchResult) -> str:
 
 def cmd_test(args: argparse.Namespace) -> int:
     matcher = _matcher(args)
+    candidate = _matcher(args, args.candidate) if args.candidate else None
     for text in args.text:
         result = matcher.explain(text)
+        if candidate is None:
+            if args.json:
+                print(json.dumps({**explanation_dict(result), "version": matcher.version}, ensure_ascii=False))
+            else:
+                print(explain(result))
+            continue
+        tried = candidate.explain(text)
         if args.json:
-            print(json.dumps({**explanation_dict(result), "version": matcher.version}, ensure_ascii=False))
+            both = {
+                "current": {**explanation_dict(result), "version": matcher.version},
+                "candidate": {**explanation_dict(tried), "version": candidate.version},
+                "changed": result.intents != tried.intents,
+            }
+            print(json.dumps(both, ensure_ascii=False))
         else:
-            print(explain(result))
+            change = "unchanged" if result.intents == tried.intents else "CHANGED"
+            print(f"current lists {matcher.version}:\n{explain(result)}")
+            print(f"candidate lists {candidate.version} ({change}):\n{explain(tried)}")
     return 0
 
 
@@ -103,6 +135,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     matcher = _matcher(args)
     ev = evaluate(rows, matcher.match)
+    if args.candidate:
+        return _compare_eval(args, rows, matcher, ev)
     if args.json:
         print(json.dumps({**ev.summary, "version": matcher.version}, ensure_ascii=False))
         return 0
@@ -124,6 +158,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for row, _result in items[: args.show]:
             print(f"- line {row.line} label={row.label}{' ' + row.note if row.note else ''}")
             print("  " + explain(matcher.explain(row.text)).replace("\n", "\n  "))
+    return 0
+
+
+METRICS = ("precision", "recall", "f1", "fp_per_1k")
+
+
+def _compare_eval(args: argparse.Namespace, rows: Sequence[Any], matcher: Any, current: Any) -> int:
+    """The same labelled rows under the configured lists and the candidate: metrics side by
+    side, and the rows the candidate fixes or breaks (lead vs none), with its explanation."""
+    from keywords.evaluation import evaluate
+
+    candidate = _matcher(args, args.candidate)
+    tried = evaluate(rows, candidate.match)
+    fixed: list[Any] = []
+    broken: list[Any] = []
+    for row in rows:
+        truth = row.label != "none"
+        before = matcher.match(row.text).is_lead == truth
+        after = candidate.match(row.text).is_lead == truth
+        if before != after:
+            (fixed if after else broken).append(row)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "current": {**current.summary, "version": matcher.version},
+                    "candidate": {**tried.summary, "version": candidate.version},
+                    "fixed": len(fixed),
+                    "broken": len(broken),
+                },
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    print(f"{args.file}  current lists {matcher.version} → candidate {candidate.version}")
+    for scope, a, b in (("binary", current.summary, tried.summary), ("strict", current.summary["strict"], tried.summary["strict"])):
+        parts = [f"{m} {a[m]:.3f} → {b[m]:.3f} ({b[m] - a[m]:+.3f})" for m in METRICS]
+        print(f"{scope:<7} " + "  ".join(parts))
+    print(f"rows the candidate gets right that the current lists get wrong: {len(fixed)}; the reverse: {len(broken)}")
+    for title, items in (("broken", broken), ("fixed", fixed)):
+        for row in items[: args.show]:
+            print(f"- {title}: line {row.line} label={row.label}{' ' + row.note if row.note else ''}")
+            print("  " + explain(candidate.explain(row.text)).replace("\n", "\n  "))
     return 0
 
 

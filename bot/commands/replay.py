@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bot.commands.keywords import add_candidate_option
 from bot.connectors.replay.formats import FORMATS, read_lines
 
 
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--top", type=int, default=15, help="how many top keywords to list")
     parser.add_argument("--examples", type=int, default=0, help="print this many lead messages")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_candidate_option(parser)
     parser.set_defaults(handler=cmd_replay)
 
 
@@ -47,6 +49,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from keywords.segment import warm_up
 
     warm_up()  # load jieba's dictionary before timing (the running agent does it at startup)
+    if args.candidate:
+        return _compare(args, texts, matcher, _matcher(args, args.candidate), errors)
     started = time.perf_counter()
     results = [matcher.match(text) for text in texts]
     elapsed = time.perf_counter() - started
@@ -94,4 +98,42 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"{len(errors)} bad records skipped (first: {errors[0]})")
     for r in leads[: args.examples]:
         print(explain(r))
+    return 0
+
+
+def _compare(args: argparse.Namespace, texts: list[str], current: Any, candidate: Any, errors: list[str]) -> int:
+    """What publishing the candidate lists would change on this stream: leads gained, lost and
+    re-labelled, per 1,000 messages, with the candidate's explanation of each change."""
+    from bot.commands.keywords import explain
+    from keywords.diff import diff_matches
+
+    limit = max(args.examples, 20)
+    diff = diff_matches(texts, current, candidate, limit=limit)
+    n = diff["messages"]
+    per_k = (lambda count: round(1000 * count / n, 2)) if n else (lambda count: 0.0)
+    summary = {
+        "file": str(args.file),
+        **{k: v for k, v in diff.items() if k != "changes"},
+        "leads_per_1k_before": per_k(diff["leads_before"]),
+        "leads_per_1k_after": per_k(diff["leads_after"]),
+        "changes": diff["changes"],
+        "bad_records": len(errors),
+        "version_before": current.version,
+        "version_after": candidate.version,
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    print(f"{args.file}: {n} chat messages, current lists {current.version} → candidate {candidate.version}")
+    print(
+        f"leads: {diff['leads_before']} ({summary['leads_per_1k_before']}/1k) → {diff['leads_after']} "
+        f"({summary['leads_per_1k_after']}/1k); gained {diff['gained']}, lost {diff['lost']}, "
+        f"intent changed {diff['changed']}"
+    )
+    if errors:
+        print(f"{len(errors)} bad records skipped (first: {errors[0]})")
+    for change in diff["changes"][: args.examples or 10]:
+        before, after = ", ".join(change["before"]), ", ".join(change["after"])
+        print(f"- {before} → {after}")
+        print("  " + explain(candidate.explain(change["text"])).replace("\n", "\n  "))
     return 0
