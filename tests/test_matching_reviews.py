@@ -147,3 +147,8 @@ def test_lint_reports_review_markers_that_never_decide(tmp_path: Path) -> None:
     assert any("'退款了' contains the complaint '退款'" in i for i in report.info)
     clean = lint_matcher(load_matcher(MatchingSettings(products=None), tmp_path))
     assert not [line for line in clean.warnings + clean.info if "review marker" in line]
+
+
+def test_a_returning_buyer_who_praises_the_last_parcel_and_orders_again_is_a_lead(matcher: KeywordMatcher) -> None:
+    # 买的 + 很好 add up to 0.5, under the threshold: praise of a past purchase alone is not a review
+    assert "want" in matcher.match("上次买的很好用，再来两瓶").intents
