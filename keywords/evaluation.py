@@ -51,7 +51,11 @@ class LabelledRow:
 
 
 def parse_labelled(text: str, name: str = "<labels>") -> list[LabelledRow]:
-    lines = text.splitlines()
+    # Only "\n" ends a row: chat text may hold U+2028, U+0085 or other characters that
+    # str.splitlines() would also break on, splitting one message into two broken rows.
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
     if not lines:
         raise LabelledFileError(name, 1, "empty file; expected a header label<TAB>text")
     header = [h.strip().lower() for h in lines[0].lstrip("\ufeff").split("\t")]
@@ -66,7 +70,7 @@ def parse_labelled(text: str, name: str = "<labels>") -> list[LabelledRow]:
         cols = line.split("\t")
         if len(cols) <= max(i_label, i_text):
             raise LabelledFileError(name, number, f"expected at least {max(i_label, i_text) + 1} tab-separated columns")
-        label = cols[i_label].strip()
+        label = cols[i_label].strip().lower()  # "Price" is price
         if label not in LABELS:
             raise LabelledFileError(name, number, f"unknown label {label!r}; allowed: {', '.join(LABELS)}")
         note = cols[i_note].strip() if i_note is not None and i_note < len(cols) else ""

@@ -103,3 +103,11 @@ def test_the_cli_explains_a_sentence(tmp_path: Path) -> None:
     data = json.loads(out)
     assert data["lead"] is False
     assert data["hits"][0]["rejected_because"].startswith("objection")
+
+
+def test_a_labelled_file_from_another_tool_is_read_as_meant() -> None:
+    # CRLF line ends, a BOM, capitalised labels, a message holding U+2028 and U+0085 (which
+    # str.splitlines() would break on), trailing blank lines
+    text = "\ufefflabel\ttext\r\nPrice\t多少钱\u2028呀\r\nNONE\t哈哈\u0085哈\r\n\r\n"
+    rows = parse_labelled(text, "other.tsv")
+    assert [(r.label, r.text, r.line) for r in rows] == [("price", "多少钱\u2028呀", 2), ("none", "哈哈\u0085哈", 3)]
