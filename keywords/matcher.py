@@ -685,7 +685,9 @@ class KeywordMatcher:
         while hi < len(work) and not _clause_break(work, hi):
             hi += 1
         if hi < len(work) and work[hi] in "?？﹖":
-            return True
+            return not _exclaimed(work, hi)
+        if hi < len(work) and work[hi] in "!！":
+            return False  # "包装可以更差点么！": an exclamation, not a question
         offsets = norm.offsets
         return self._is_question(work[lo:hi], norm.text[bisect_left(offsets, lo) : bisect_left(offsets, hi)])
 
@@ -819,6 +821,12 @@ class KeywordMatcher:
             entry = _Entry(KW, "link", m.group(0), rule, 0.6, "(link number)")
             return number, (entry, m.start(), m.end())
         return None, None
+
+
+def _exclaimed(work: str, at: int) -> bool:
+    """The question mark at ``work[at]`` is followed by an exclamation mark ("能吃吗？！"): rhetoric."""
+    rest = work[at + 1 : at + 4].lstrip("?？﹖")
+    return rest[:1] in ("!", "！")
 
 
 def _clause_break(work: str, i: int) -> bool:

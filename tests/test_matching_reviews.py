@@ -130,6 +130,9 @@ def test_a_bad_review_section_is_refused_with_lines() -> None:
         ("包邮吧", True),  # 吧 asking for confirmation still asks
         ("任务做满8个月吗", False),  # 满 + months is not a spend threshold
         ("满48减5吗", True),
+        ("包装可以更差点么！！！！！", False),  # a question particle under an exclamation is rhetoric
+        ("说好的赠品呢？！", False),
+        ("包装好吗？", True),
     ],
 )
 def test_clauses_and_particles_of_reviews(matcher: KeywordMatcher, text: str, lead: bool) -> None:
