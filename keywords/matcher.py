@@ -686,8 +686,8 @@ class KeywordMatcher:
             hi += 1
         if hi < len(work) and work[hi] in "?？﹖":
             return not _exclaimed(work, hi)
-        if hi < len(work) and work[hi] in "!！":
-            return False  # "包装可以更差点么！": an exclamation, not a question
+        if hi < len(work) and work[hi] in "!！" and work[lo:hi].rstrip().endswith(QUESTION_PARTICLES):
+            return False  # "包装可以更差点么！": a yes/no particle under an exclamation is rhetoric
         offsets = norm.offsets
         return self._is_question(work[lo:hi], norm.text[bisect_left(offsets, lo) : bisect_left(offsets, hi)])
 

@@ -133,6 +133,8 @@ def test_a_bad_review_section_is_refused_with_lines() -> None:
         ("包装可以更差点么！！！！！", False),  # a question particle under an exclamation is rhetoric
         ("说好的赠品呢？！", False),
         ("包装好吗？", True),
+        ("价格呢!", True),  # an impatient ask is still an ask
+        ("尺码怎么选！", True),
     ],
 )
 def test_clauses_and_particles_of_reviews(matcher: KeywordMatcher, text: str, lead: bool) -> None:
