@@ -1,7 +1,8 @@
 """What a list change would do: the same messages matched before and after.
 
-Shared by the dashboard's preview (the last hour of chat) and ``leadbot replay --candidate``
-(a recorded stream), so both report change the same way.
+Shared by the dashboard's preview (the last hour of chat, the messages the team labelled) and
+``leadbot replay | keywords eval --candidate`` (a recorded stream, a labelled file), so both
+report change the same way.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from keywords.api import Matcher
+from keywords.api import NONE_INTENT, Matcher
+from keywords.evaluation import LabelledRow, evaluate
 
 
 def diff_matches(texts: Sequence[str], before: Matcher, after: Matcher, limit: int = 200) -> dict[str, Any]:
@@ -37,4 +39,38 @@ def diff_matches(texts: Sequence[str], before: Matcher, after: Matcher, limit: i
         "lost": lost,
         "changed": changed,
         "changes": changes,
+    }
+
+
+def compare_on_labelled(rows: Sequence[LabelledRow], before: Matcher, after: Matcher, limit: int = 50) -> dict[str, Any]:
+    """Labelled messages matched by both matchers: the metrics of each, and the rows the change
+    fixes (now right about lead vs none) and breaks (now wrong), with both decisions."""
+    current = evaluate(rows, before.match)
+    candidate = evaluate(rows, after.match)
+    fixed: list[dict[str, Any]] = []
+    broken: list[dict[str, Any]] = []
+    fixed_count = broken_count = 0
+    for row, a, b in zip(rows, current.predictions, candidate.predictions, strict=True):
+        truth = row.label != NONE_INTENT
+        right_before, right_after = bool(a) == truth, bool(b) == truth
+        if right_before == right_after:
+            continue
+        item = {"line": row.line, "label": row.label, "note": row.note, "text": row.text,
+                "before": list(a) or [NONE_INTENT], "after": list(b) or [NONE_INTENT]}
+        if right_after:
+            fixed_count += 1
+            if len(fixed) < limit:
+                fixed.append(item)
+        else:
+            broken_count += 1
+            if len(broken) < limit:
+                broken.append(item)
+    return {
+        "rows": len(rows),
+        "current": current.summary,
+        "candidate": candidate.summary,
+        "fixed_count": fixed_count,
+        "broken_count": broken_count,
+        "fixed": fixed,
+        "broken": broken,
     }

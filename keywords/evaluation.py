@@ -145,6 +145,7 @@ class Evaluation:
     false_positives: list[tuple[LabelledRow, MatchResult]] = field(default_factory=list)
     misses: list[tuple[LabelledRow, MatchResult]] = field(default_factory=list)
     wrong_intent: list[tuple[LabelledRow, MatchResult]] = field(default_factory=list)
+    predictions: list[tuple[str, ...]] = field(default_factory=list)  # intents per row, in row order
 
 
 def evaluate(rows: Sequence[LabelledRow], match: Callable[[str], MatchResult]) -> Evaluation:
@@ -156,7 +157,7 @@ def evaluate(rows: Sequence[LabelledRow], match: Callable[[str], MatchResult]) -
         k: v
         for k, v in metrics([rows[i] for i in strict_idx], [predicted[i] for i in strict_idx]).items()
     }
-    ev = Evaluation(summary)
+    ev = Evaluation(summary, predictions=predicted)
     for row, res in zip(rows, results, strict=True):
         if res.intents and not row.gold:
             ev.false_positives.append((row, res))

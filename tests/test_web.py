@@ -218,3 +218,42 @@ async def test_after_logout_a_copy_of_the_session_cookie_is_refused(site: tuple[
         assert (await http.get(f"{base}/api/stats")).status == 401, "and the browser that logged out is out"
         await login(http, base)  # logging in again works: a new session
         assert (await http.get(f"{base}/api/stats")).status == 200
+
+
+async def test_a_list_preview_is_measured_on_the_messages_the_team_labelled(sqlite_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from keywords import load_matcher
+    from storage.models import Message
+    from storage.reports import add_feedback
+
+    (tmp_path / "mine.toml").write_text('[want]\nkeywords = ["蹲一个"]\n', encoding="utf-8")
+    config = make_config(sqlite_url, tmp_path, matching={"extra_lists": ["mine.toml"], "products": ""})
+    sim = await start_sim([chat("u1", "这动捕多少钱"), chat("u2", "蹲一个"), chat("u3", "链接呢"), chat("u4", "哈哈")])
+    try:
+        app = await run_worker(config, sim, shadow=True, matcher=load_matcher(config.settings.matching, config.base_dir))
+    finally:
+        await sim.close()
+    async with app.engine.connect() as conn:
+        ids = dict((await conn.execute(select(Message.text, Message.id))).all())
+    # the team marks the trap as wrong (not merchandise) and confirms the link ask
+    assert await add_feedback(app.engine, message_id=ids["这动捕多少钱"], keyword="多少钱", label="none")
+    assert await add_feedback(app.engine, message_id=ids["链接呢"], keyword="链接", label="link")
+    context = WebContext(engine=app.engine, repository=app.repository, config=config, token=TOKEN)
+    running = await start_web(context, "127.0.0.1", 0)
+    candidate = '[want]\nkeywords = ["蹲一个"]\n[price]\nremove = ["多少钱"]\n[link]\nremove = ["链接"]\n'
+    try:
+        async with client() as http:
+            csrf = await login(http, running.url)
+            response = await http.post(
+                f"{running.url}/keywords/preview", data={"csrf_token": csrf, "name": "mine.toml", "content": candidate}
+            )
+            page = await response.text()
+    finally:
+        await running.stop()
+        await app.engine.dispose()
+    assert response.status == 200, page
+    section = page[page.index('id="labelled-preview"') :]
+    assert "On the 2 messages your team labelled" in section
+    assert "1 fixed" in section and "1 broken" in section
+    assert section.index("链接呢") < section.index("这动捕多少钱")  # broken rows first

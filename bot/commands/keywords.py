@@ -167,40 +167,35 @@ METRICS = ("precision", "recall", "f1", "fp_per_1k")
 def _compare_eval(args: argparse.Namespace, rows: Sequence[Any], matcher: Any, current: Any) -> int:
     """The same labelled rows under the configured lists and the candidate: metrics side by
     side, and the rows the candidate fixes or breaks (lead vs none), with its explanation."""
-    from keywords.evaluation import evaluate
+    from keywords.diff import compare_on_labelled
 
     candidate = _matcher(args, args.candidate)
-    tried = evaluate(rows, candidate.match)
-    fixed: list[Any] = []
-    broken: list[Any] = []
-    for row in rows:
-        truth = row.label != "none"
-        before = matcher.match(row.text).is_lead == truth
-        after = candidate.match(row.text).is_lead == truth
-        if before != after:
-            (fixed if after else broken).append(row)
+    diff = compare_on_labelled(rows, matcher, candidate, limit=max(args.show, 0))
     if args.json:
         print(
             json.dumps(
                 {
-                    "current": {**current.summary, "version": matcher.version},
-                    "candidate": {**tried.summary, "version": candidate.version},
-                    "fixed": len(fixed),
-                    "broken": len(broken),
+                    "current": {**diff["current"], "version": matcher.version},
+                    "candidate": {**diff["candidate"], "version": candidate.version},
+                    "fixed": diff["fixed_count"],
+                    "broken": diff["broken_count"],
                 },
                 ensure_ascii=False,
             )
         )
         return 0
     print(f"{args.file}  current lists {matcher.version} → candidate {candidate.version}")
-    for scope, a, b in (("binary", current.summary, tried.summary), ("strict", current.summary["strict"], tried.summary["strict"])):
-        parts = [f"{m} {a[m]:.3f} → {b[m]:.3f} ({b[m] - a[m]:+.3f})" for m in METRICS]
-        print(f"{scope:<7} " + "  ".join(parts))
-    print(f"rows the candidate gets right that the current lists get wrong: {len(fixed)}; the reverse: {len(broken)}")
-    for title, items in (("broken", broken), ("fixed", fixed)):
-        for row in items[: args.show]:
-            print(f"- {title}: line {row.line} label={row.label}{' ' + row.note if row.note else ''}")
-            print("  " + explain(candidate.explain(row.text)).replace("\n", "\n  "))
+    a, b = diff["current"], diff["candidate"]
+    for scope, x, y in (("binary", a, b), ("strict", a["strict"], b["strict"])):
+        print(f"{scope:<7} " + "  ".join(f"{m} {x[m]:.3f} → {y[m]:.3f} ({y[m] - x[m]:+.3f})" for m in METRICS))
+    print(
+        f"rows the candidate gets right that the current lists get wrong: {diff['fixed_count']}; "
+        f"the reverse: {diff['broken_count']}"
+    )
+    for title in ("broken", "fixed"):
+        for row in diff[title]:
+            print(f"- {title}: line {row['line']} label={row['label']}{' ' + row['note'] if row['note'] else ''}")
+            print("  " + explain(candidate.explain(row["text"])).replace("\n", "\n  "))
     return 0
 
 

@@ -23,7 +23,8 @@ from aiohttp import web
 from bot.web.context import CONTEXT, WebContext
 from bot.web.render import render
 from keywords.api import INTENTS, Matcher, explanation_dict
-from keywords.diff import diff_matches
+from keywords.diff import compare_on_labelled, diff_matches
+from keywords.evaluation import LabelledRow
 from storage.reports import (
     add_feedback,
     feedback_rows,
@@ -37,6 +38,7 @@ from storage.reports import (
 )
 
 DAY = 86_400.0
+TEAM_LABELS_LIMIT = 5_000  # labelled messages re-matched by a preview (the newest verdict per text wins)
 PREVIEW_WINDOW_S = 3600.0
 LABELS = (*INTENTS, "none")
 
@@ -282,7 +284,21 @@ async def preview(request: web.Request) -> web.StreamResponse:
     texts = await recent_messages(context.engine, time.time() - PREVIEW_WINDOW_S)
     current = await context.matcher()
     result = await asyncio.to_thread(diff_matches, texts, current, candidate)
+    labelled = await team_labels(context)
+    if labelled:
+        result["labelled"] = await asyncio.to_thread(compare_on_labelled, labelled, current, candidate)
     return await _edit_with(request, context, name, path, content, [], result)
+
+
+async def team_labels(context: WebContext) -> list[LabelledRow]:
+    """The messages the team marked on the keyword-hits pages, as a labelled sample: a preview
+    shows whether an edit fixes the hits they marked wrong, and whether it breaks others."""
+    by_text: dict[str, LabelledRow] = {}
+    async for row in feedback_rows(context.engine):
+        text = str(row["text"])
+        by_text.pop(text, None)  # the newest verdict on a text wins, and moves to the end
+        by_text[text] = LabelledRow(str(row["label"]), text, str(row.get("note") or ""), len(by_text) + 1)
+    return list(by_text.values())[-TEAM_LABELS_LIMIT:]
 
 
 def _edit_again(request: web.Request, context: WebContext, name: str, content: str, problems: list[Problem]) -> web.Response:
