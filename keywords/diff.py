@@ -47,30 +47,27 @@ def compare_on_labelled(rows: Sequence[LabelledRow], before: Matcher, after: Mat
     fixes (now right about lead vs none) and breaks (now wrong), with both decisions."""
     current = evaluate(rows, before.match)
     candidate = evaluate(rows, after.match)
-    fixed: list[dict[str, Any]] = []
-    broken: list[dict[str, Any]] = []
-    fixed_count = broken_count = 0
+    flips: dict[str, list[dict[str, Any]]] = {"fixed": [], "broken": []}
     for row, a, b in zip(rows, current.predictions, candidate.predictions, strict=True):
         truth = row.label != NONE_INTENT
-        right_before, right_after = bool(a) == truth, bool(b) == truth
-        if right_before == right_after:
+        if (bool(a) == truth) == (bool(b) == truth):
             continue
-        item = {"line": row.line, "label": row.label, "note": row.note, "text": row.text,
-                "before": list(a) or [NONE_INTENT], "after": list(b) or [NONE_INTENT]}
-        if right_after:
-            fixed_count += 1
-            if len(fixed) < limit:
-                fixed.append(item)
-        else:
-            broken_count += 1
-            if len(broken) < limit:
-                broken.append(item)
+        flips["fixed" if bool(b) == truth else "broken"].append(
+            {
+                "line": row.line,
+                "label": row.label,
+                "note": row.note,
+                "text": row.text,
+                "before": list(a) or [NONE_INTENT],
+                "after": list(b) or [NONE_INTENT],
+            }
+        )
     return {
         "rows": len(rows),
         "current": current.summary,
         "candidate": candidate.summary,
-        "fixed_count": fixed_count,
-        "broken_count": broken_count,
-        "fixed": fixed,
-        "broken": broken,
+        "fixed_count": len(flips["fixed"]),
+        "broken_count": len(flips["broken"]),
+        "fixed": flips["fixed"][:limit],
+        "broken": flips["broken"][:limit],
     }

@@ -134,9 +134,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"leadbot: {error}", file=sys.stderr)
         return 2
     matcher = _matcher(args)
-    ev = evaluate(rows, matcher.match)
     if args.candidate:
-        return _compare_eval(args, rows, matcher, ev)
+        return _compare_eval(args, rows, matcher)
+    ev = evaluate(rows, matcher.match)
     if args.json:
         print(json.dumps({**ev.summary, "version": matcher.version}, ensure_ascii=False))
         return 0
@@ -164,7 +164,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 METRICS = ("precision", "recall", "f1", "fp_per_1k")
 
 
-def _compare_eval(args: argparse.Namespace, rows: Sequence[Any], matcher: Any, current: Any) -> int:
+def _compare_eval(args: argparse.Namespace, rows: Sequence[Any], matcher: Any) -> int:
     """The same labelled rows under the configured lists and the candidate: metrics side by
     side, and the rows the candidate fixes or breaks (lead vs none), with its explanation."""
     from keywords.diff import compare_on_labelled

@@ -297,7 +297,7 @@ async def team_labels(context: WebContext) -> list[LabelledRow]:
     async for row in feedback_rows(context.engine):
         text = str(row["text"])
         by_text.pop(text, None)  # the newest verdict on a text wins, and moves to the end
-        by_text[text] = LabelledRow(str(row["label"]), text, str(row.get("note") or ""), len(by_text) + 1)
+        by_text[text] = LabelledRow(str(row["label"]), text, str(row.get("note") or ""))
     return list(by_text.values())[-TEAM_LABELS_LIMIT:]
 
 
