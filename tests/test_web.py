@@ -236,23 +236,27 @@ async def test_a_list_preview_is_measured_on_the_messages_the_team_labelled(sqli
         await sim.close()
     async with app.engine.connect() as conn:
         ids = dict((await conn.execute(select(Message.text, Message.id))).all())
-    # the team marks the trap as wrong (not merchandise) and confirms the link ask
-    assert await add_feedback(app.engine, message_id=ids["这动捕多少钱"], keyword="多少钱", label="none")
-    assert await add_feedback(app.engine, message_id=ids["链接呢"], keyword="链接", label="link")
     context = WebContext(engine=app.engine, repository=app.repository, config=config, token=TOKEN)
     running = await start_web(context, "127.0.0.1", 0)
     candidate = '[want]\nkeywords = ["蹲一个"]\n[price]\nremove = ["多少钱"]\n[link]\nremove = ["链接"]\n'
+    form = {"name": "mine.toml", "content": candidate}
     try:
         async with client() as http:
             csrf = await login(http, running.url)
-            response = await http.post(
-                f"{running.url}/keywords/preview", data={"csrf_token": csrf, "name": "mine.toml", "content": candidate}
-            )
+            early = await http.post(f"{running.url}/keywords/preview", data={**form, "csrf_token": csrf})
+            before_labels = await early.text()
+            # the team marks the trap as wrong (not merchandise) and confirms the link ask
+            assert await add_feedback(app.engine, message_id=ids["这动捕多少钱"], keyword="多少钱", label="none")
+            assert await add_feedback(app.engine, message_id=ids["链接呢"], keyword="链接", label="link")
+            response = await http.post(f"{running.url}/keywords/preview", data={**form, "csrf_token": csrf})
             page = await response.text()
     finally:
         await running.stop()
         await app.engine.dispose()
+    assert early.status == 200, before_labels
     assert response.status == 200, page
+    assert "What would change on the last hour of chat" in before_labels
+    assert 'id="labelled-preview"' not in before_labels  # nothing labelled yet: no such section
     section = page[page.index('id="labelled-preview"') :]
     assert "On the 2 messages your team labelled" in section
     assert "1 fixed" in section and "1 broken" in section

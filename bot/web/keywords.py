@@ -285,8 +285,9 @@ async def preview(request: web.Request) -> web.StreamResponse:
     current = await context.matcher()
     result = await asyncio.to_thread(diff_matches, texts, current, candidate)
     labelled = await team_labels(context)
-    if labelled:
-        result["labelled"] = await asyncio.to_thread(compare_on_labelled, labelled, current, candidate)
+    result["labelled"] = (
+        await asyncio.to_thread(compare_on_labelled, labelled, current, candidate) if labelled else None
+    )
     return await _edit_with(request, context, name, path, content, [], result)
 
 
