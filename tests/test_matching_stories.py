@@ -278,6 +278,9 @@ def test_isnt_there_questions_ask_but_statements_with_mei_you_do_not(matcher: Ke
         ("申请一下再给一张10元卷", "price"),  # a coupon asked for (卷 for 券)
         ("发个优惠券呗", "price"),
         ("准备给宝宝囤棉柔巾", "want"),  # stocking up is wanting
+        ("可以买画？", "link"),  # asking whether (and so how) it can be bought
+        ("这个能不能买", "link"),
+        ("多贵", "price"),
     ],
 )
 def test_buyer_phrasings_beyond_the_keywords(matcher: KeywordMatcher, text: str, intent: str) -> None:
@@ -286,7 +289,7 @@ def test_buyer_phrasings_beyond_the_keywords(matcher: KeywordMatcher, text: str,
 
 @pytest.mark.parametrize(
     "text",
-    ["你是男的还是女的", "你56789个我还是2个", "味道还是很新鲜的", "卷发好看", "囤货了好多", "小的了。味道还是很新鲜的口感好"],
+    ["你是男的还是女的", "你56789个我还是2个", "我能买得起吗", "我可以买", "能买房吗", "味道还是很新鲜的", "卷发好看", "囤货了好多", "小的了。味道还是很新鲜的口感好"],
 )
 def test_look_alikes_of_those_phrasings_are_not_leads(matcher: KeywordMatcher, text: str) -> None:
     assert not matcher.match(text).is_lead, matcher.explain(text)
