@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.chunking import chunks
 from storage.models import DmReplyWindow
 from storage.records import DmWindowRecord
 
@@ -82,12 +83,11 @@ async def open_windows(
 ) -> dict[tuple[str, str, str], float]:
     """The open windows among ``keys`` ((platform, account, user id)), as key -> until."""
     found: dict[tuple[str, str, str], float] = {}
-    for start in range(0, len(keys), 300):
-        chunk = list(keys[start : start + 300])
+    for chunk in chunks(keys, 300):  # three bound variables per key
         rows = await conn.execute(
             select(DmReplyWindow.platform, DmReplyWindow.account, DmReplyWindow.user_id, DmReplyWindow.until).where(
                 DmReplyWindow.store_id == store_id,
-                tuple_(DmReplyWindow.platform, DmReplyWindow.account, DmReplyWindow.user_id).in_(chunk),
+                tuple_(DmReplyWindow.platform, DmReplyWindow.account, DmReplyWindow.user_id).in_(list(chunk)),
                 DmReplyWindow.until > now,
             )
         )

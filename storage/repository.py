@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, or_, select, tuple_,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.chunking import CHUNK, chunks
 from storage.dm_windows import open_window, open_windows, save_windows
 from storage.leases import LeaseBook, LeaseLost
 from storage.models import (
@@ -55,12 +56,6 @@ from storage.records import (
 )
 
 LEAD_STATUSES = ("new", "contacted", "won", "lost", "ignored")
-CHUNK = 400  # rows per multi-row statement (keeps SQLite under its variable limit)
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _ids_by_platform(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -79,7 +74,7 @@ async def _existing_keys(
     database; a row-value IN over hundreds of pairs is planned slowly by PostgreSQL."""
     existing: set[tuple[str, str]] = set()
     for platform, ids in _ids_by_platform(keys).items():
-        for chunk in _chunks(ids, 2 * CHUNK):
+        for chunk in chunks(ids, 2 * CHUNK):
             rows = await conn.execute(select(id_column).where(platform_column == platform, id_column.in_(list(chunk))))
             existing.update((platform, value) for value in rows.scalars())
     return existing
@@ -229,7 +224,7 @@ class Repository:
             for key, person in sorted(people.items())  # one lock order for every worker (no deadlocks)
         ]
         ids: dict[str, int] = {}
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             stmt = self._insert(Author)
             excluded = stmt.excluded
             stmt = stmt.on_conflict_do_update(
@@ -279,7 +274,7 @@ class Repository:
             for m in messages
         ]
         ids: dict[tuple[str, str], int] = {}
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             stmt = (
                 self._insert(Message)
                 .on_conflict_do_nothing(index_elements=[Message.platform, Message.platform_msg_id])
@@ -321,13 +316,13 @@ class Repository:
                 }
             )
         existing: set[int] = set()
-        for chunk in _chunks(list(per_author)):
+        for chunk in chunks(list(per_author)):
             found = await conn.execute(
                 select(Lead.author_id).where(Lead.store_id == store_id, Lead.author_id.in_(list(chunk)))
             )
             existing.update(found.scalars())
         lead_ids: dict[int, int] = {}
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             stmt = self._insert(Lead)
             excluded = stmt.excluded
             stmt = stmt.on_conflict_do_update(
@@ -365,14 +360,14 @@ class Repository:
                     )
                     prow["count"] += 1
                     prow["last_at"] = max(prow["last_at"], message.ts)
-        for chunk in _chunks([intent_rows[key] for key in sorted(intent_rows)]):
+        for chunk in chunks([intent_rows[key] for key in sorted(intent_rows)]):
             stmt = self._insert(LeadIntent)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[LeadIntent.lead_id, LeadIntent.intent],
                 set_={"count": LeadIntent.count + stmt.excluded.count, "last_at": stmt.excluded.last_at},
             )
             await conn.execute(stmt, list(chunk))
-        for chunk in _chunks([product_rows[key] for key in sorted(product_rows)]):
+        for chunk in chunks([product_rows[key] for key in sorted(product_rows)]):
             stmt = self._insert(LeadProduct)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[LeadProduct.lead_id, LeadProduct.product],
@@ -413,7 +408,7 @@ class Repository:
                         "ts": message.ts,
                     }
                 )
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             await conn.execute(self._insert(MatchRow), list(chunk))
 
     async def _insert_interactions(
@@ -437,7 +432,7 @@ class Repository:
             )
             if item.kind == "follow" and author_id is not None:
                 followers.append((author_id, item.ts))
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows):
             await conn.execute(
                 self._insert(Interaction).on_conflict_do_nothing(
                     index_elements=[Interaction.platform, Interaction.platform_event_id]
@@ -561,7 +556,7 @@ class Repository:
             return
         keys = [a.idempotency_key for a in wanted]
         existing: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             found = await conn.execute(select(Action.idempotency_key).where(Action.idempotency_key.in_(list(chunk))))
             existing.update(found.scalars())
         statuses: Counter[str] = Counter()
@@ -614,7 +609,7 @@ class Repository:
             if status in ("suppressed", "skipped"):
                 reasons[reason] += 1
         rows.sort(key=lambda row: row["idempotency_key"])
-        for chunk in _chunks(rows, 200):
+        for chunk in chunks(rows, 200):
             await conn.execute(
                 self._insert(Action).on_conflict_do_nothing(index_elements=[Action.idempotency_key]), list(chunk)
             )
@@ -629,7 +624,7 @@ class Repository:
             settled, why = "shadow", f"named in {action.idempotency_key} (shadow)"
         else:
             settled, why = "suppressed", reason
-        for chunk in _chunks(list(action.settles)):
+        for chunk in chunks(list(action.settles)):
             await conn.execute(
                 update(Action)
                 .where(Action.idempotency_key.in_(list(chunk)), Action.status == "batched")
@@ -711,7 +706,7 @@ class Repository:
                 "video": sub.video or (previous["video"] if previous else None),
                 "comment_id": sub.comment_id or (previous["comment_id"] if previous else None),
             }
-        for chunk in _chunks(list(rows.values())):
+        for chunk in chunks(list(rows.values())):
             stmt = self._insert(ReminderSubscription)
             excluded = stmt.excluded
             stmt = stmt.on_conflict_do_update(
