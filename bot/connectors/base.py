@@ -98,6 +98,10 @@ class ConnectorHealth:
     credential_expires_at: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
+    def count(self, name: str) -> None:
+        """One more of a connector-specific event (``extra[name]``: acks sent, bad signatures...)."""
+        self.extra[name] = self.extra.get(name, 0.0) + 1
+
 
 @dataclass
 class Connector:

@@ -82,9 +82,6 @@ class DouyinRoomSource:
         recent = RecentIds(20_000)
         return reconnecting(lambda at: self._session(at, recent), cursor, policy=policy, health=self.health, name=self.key)
 
-    def _count(self, name: str) -> None:
-        self.health.extra[name] = self.health.extra.get(name, 0.0) + 1
-
     def _malformed(self, error: ProtocolError, data: bytes) -> None:
         self.health.malformed_frames += 1
         log.warning("%s: malformed frame skipped: %s (%s)", self.key, error, hex_excerpt(data))
@@ -148,7 +145,7 @@ class DouyinRoomSource:
                 await ws.send_bytes(frames.HEARTBEAT)
             except (ConnectionError, RuntimeError, aiohttp.ClientError):
                 return  # the receive loop sees the broken socket and reconnects
-            self._count("heartbeats_sent")
+            self.health.count("heartbeats_sent")
             await asyncio.sleep(self.settings.heartbeat_s)
 
     async def _frames(
@@ -181,7 +178,7 @@ class DouyinRoomSource:
                 continue
             if response.need_ack:
                 await ws.send_bytes(frames.ack_frame(frame, response))
-                self._count("acks_sent")
+                self.health.count("acks_sent")
             events = self._events(response, origin, recent)
             new = pack_cursor(response.cursor, response.internal_ext) if response.cursor else current
             now = time.time()
@@ -198,7 +195,7 @@ class DouyinRoomSource:
                 self._malformed(error, message.payload)
                 continue
             if decoded.note and decoded.note != "ignored_method":
-                self._count(decoded.note)
+                self.health.count(decoded.note)
             event = decoded.event
             if event is None:
                 continue

@@ -227,7 +227,7 @@ class WebhookReceiver:
         if not stored:
             if msg_id:
                 self._msg_ids.forget(msg_id)
-            self._health.extra[NOT_STORED] = self._health.extra.get(NOT_STORED, 0.0) + 1
+            self._health.count(NOT_STORED)
             log.warning("douyin_open webhook %s (%s) not stored within %.0fs; answered 503 so Douyin delivers it again",
                         msg_id or "(no Msg-Id)", hook.event, self._store_timeout_s)  # fmt: skip
         else:
@@ -251,7 +251,7 @@ class WebhookReceiver:
             if self.spool is None:
                 return False
             path = await asyncio.to_thread(self.spool.keep, body, msg_id)
-            self._health.extra[SPOOLED] = self._health.extra.get(SPOOLED, 0.0) + 1
+            self._health.count(SPOOLED)
             log.warning("douyin_open webhook %s not stored within %.0fs: kept in %s until it is",
                         msg_id or "(no Msg-Id)", self._store_timeout_s, path)  # fmt: skip
             self._drop_when_stored(path, committed)
@@ -306,7 +306,7 @@ class WebhookReceiver:
         return web.json_response({"ok": True, "duplicate": True} if duplicate else {"ok": True})
 
     def _reject(self) -> web.Response:
-        self._health.extra[BAD_SIGNATURES] = self._health.extra.get(BAD_SIGNATURES, 0.0) + 1
+        self._health.count(BAD_SIGNATURES)
         log.warning("douyin_open webhook: bad or missing X-Douyin-Signature; rejected")
         return web.json_response({"error": "bad signature"}, status=403)
 

@@ -37,10 +37,6 @@ async def _pause(sleep: Callable[[float], object], seconds: float) -> None:
         await result
 
 
-def _count(health: ConnectorHealth, key: str) -> None:
-    health.extra[key] = health.extra.get(key, 0.0) + 1
-
-
 class LiveChatSource:
     def __init__(
         self,
@@ -121,7 +117,7 @@ class LiveChatSource:
             self._health.malformed_frames += 1
             return []
         if decoded.skipped:
-            _count(self._health, f"skipped_{decoded.skipped}")
+            self._health.count(f"skipped_{decoded.skipped}")
             return []
         event = decoded.event
         if event is None:
