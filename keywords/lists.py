@@ -23,6 +23,8 @@ plus optional ``[meta]``, ``[negation]`` and ``[question]`` sections::
     not_negators = ["不错"]                 # words containing a negator that do not negate
     phrases = ["买不起", "不想买"]           # objections: reject every hit they overlap
     complaints = ["退款", "还没发货"]        # after-sales: reject every hit in the message
+    not_goods = ["会员", "动捕"]            # things of the stream or platform, not goods for sale:
+                                            # reject every hit in the same clause
     window = 4                              # how many characters before a hit are looked at
 
     [question]
@@ -54,7 +56,7 @@ SECTION_KEYS: dict[str, set[str]] = {
         "question_patterns",
     },
     "meta": {"name", "language", "description", "version"},
-    "negation": {"before", "after", "not_negators", "phrases", "complaints", "window"},
+    "negation": {"before", "after", "not_negators", "phrases", "complaints", "not_goods", "window"},
     "question": {"markers", "not_markers"},
     "review": {"markers", "weights", "threshold"},
 }
@@ -107,6 +109,7 @@ class NegationSection:
     not_negators: list[str] = field(default_factory=list)
     phrases: list[str] = field(default_factory=list)
     complaints: list[str] = field(default_factory=list)
+    not_goods: list[str] = field(default_factory=list)
     window: int | None = None
 
 
@@ -302,7 +305,7 @@ def _check(text: str, name: str) -> tuple[KeywordList | None, list[ListProblem]]
             result.sections[section] = sec
         elif kind == "negation":
             neg = NegationSection()
-            for key in ("before", "after", "not_negators", "phrases", "complaints"):
+            for key in ("before", "after", "not_negators", "phrases", "complaints", "not_goods"):
                 if key in body:
                     setattr(neg, key, _str_list(body[key], key, raw, section))
             if "window" in body:

@@ -38,7 +38,7 @@ from keywords.normalise import Normalised, normalise, normalise_fast
 from keywords.pinyin import char_span, pair_literals, to_pinyin
 
 MAX_MATCH_CHARS = 2_000  # longer messages are matched on their first 2,000 characters
-KW, EXCLUDE, PHRASE, COMPLAINT, ANCHOR, PY_GATE, REVIEW = 0, 1, 2, 3, 4, 5, 6
+KW, EXCLUDE, PHRASE, COMPLAINT, ANCHOR, PY_GATE, REVIEW, NOT_GOODS = 0, 1, 2, 3, 4, 5, 6, 7
 DEFAULT_REVIEW_THRESHOLD = 1.0
 CACHE_TEXT_CHARS = 32  # results of texts up to this long are cached (chat repeats itself)
 CACHE_SIZE = 4096
@@ -69,6 +69,11 @@ _DATE_AFTER = (
 )
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _AB_RE = re.compile(r"(.)[不没]\1")  # A-not-A questions: 要不要, 有没有, 买不买
+# A purchase or a wish whose subject is someone else is not the viewer's: "你抢到了吗" asks the
+# streamer, "他拍了" tells about a friend. The subject ends the clause text before the hit
+# (adverbs between them allowed: 你也买了, 他已经拍了).
+_OTHER_SUBJECT_RE = re.compile(r"(?:你们|他们|她们|你|您|他|她|别人|人家)(?:也|都|还|就|已经|刚刚|刚|早就|没)*$")
+_OTHER_SUBJECT_INTENTS = {"ordered": _OTHER_SUBJECT_RE, "want": re.compile(r"(?:你们|你|您)(?:也|都|还|就|真|不)*$")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +162,7 @@ class KeywordMatcher:
         excludes: list[tuple[str, str, str]] = []  # (intent, phrase, list)
         phrases: list[tuple[str, str]] = []
         complaints: list[tuple[str, str]] = []
+        not_goods: list[tuple[str, str]] = []
         patterns: list[_Pattern] = []
         negators_before: dict[str, int] = {}
         negators_after: list[str] = []
@@ -179,6 +185,7 @@ class KeywordMatcher:
             not_negators.extend(normalise_fast(w) for w in neg.not_negators)
             phrases.extend((p, kl.name) for p in neg.phrases)
             complaints.extend((p, kl.name) for p in neg.complaints)
+            not_goods.extend((p, kl.name) for p in neg.not_goods)
             markers.extend(kl.question_markers)
             not_markers.extend(kl.not_question_markers)
             for intent, sec in kl.sections.items():
@@ -238,6 +245,8 @@ class KeywordMatcher:
             add(phrase, _Entry(PHRASE, "", phrase, "objection", 0.0, list_name))
         for phrase, list_name in complaints:
             add(phrase, _Entry(COMPLAINT, "", phrase, "complaint", 0.0, list_name))
+        for phrase, list_name in not_goods:
+            add(phrase, _Entry(NOT_GOODS, "", phrase, "not_goods", 0.0, list_name))
         # Required literals of list patterns join the same automaton: a pattern runs only on
         # messages where one of them occurs (patterns without a provable anchor run always).
         always: list[int] = []
@@ -294,6 +303,7 @@ class KeywordMatcher:
         self.exclusions = excludes
         self.objections = phrases
         self.complaints = complaints
+        self.not_goods = not_goods
         self.review_markers = review_markers
         self.review_threshold = review_threshold
         # Review markers are common words (不错, 快递): they get their own automaton, run only on
@@ -555,6 +565,12 @@ class KeywordMatcher:
                 word = _enclosing_word(tokens, start - lo, end - lo)
                 if word is not None:
                     hits[index] = replace(hits[index], accepted=False, rejected_because=f"part of the word {word}")
+                    continue
+                pair = _straddled_words(tokens, start - lo, end - lo)
+                if pair is not None:
+                    hits[index] = replace(
+                        hits[index], accepted=False, rejected_because=f"spans two words {pair} (the end of one, the start of the next)"
+                    )
 
         if self._review_ac is not None and any(h.accepted for h in hits):
             review_marks = [
@@ -718,24 +734,39 @@ class KeywordMatcher:
                 inside = b_start >= start and b_end <= end
                 if blocker.intent == entry.intent and (not inside or entry.rule == "pattern"):
                     return f"exclusion {blocker.keyword!r}"
+            if (
+                blocker.kind == NOT_GOODS
+                and not (start <= b_start and b_end <= end)  # 会员价 names it on purpose
+                and _same_clause(norm, work, b_start, b_end, start, end)
+            ):
+                return f"about {blocker.keyword!r}, a thing of the stream or platform, not goods for sale"
         negation = self._negated(start, end, nt, norm, work)
         if negation is not None:
             return negation
+        subject = _OTHER_SUBJECT_INTENTS.get(entry.intent)
+        if subject is not None:
+            found = subject.search(self._clause_before(start, nt, norm, work))
+            if found is not None:
+                return f"said of someone else ({found.group(0)!r}), not the viewer's own purchase or wish"
         if entry.question_only and not self._clause_is_question(work, norm, start, end):
             return "remark, not a question"
         return None
 
-    def _negated(self, start: int, end: int, nt: str, norm: Normalised, work: str) -> str | None:
-        if not self._neg_before and not self._neg_after:
-            return None
-        # Look behind in the original text, within the clause (stop at punctuation).
+    @staticmethod
+    def _clause_before(start: int, nt: str, norm: Normalised, work: str) -> str:
+        """The normalised text before a hit, back to the clause's start (at most 24 original chars)."""
         orig_start = norm.offsets[start] if start < len(norm.offsets) else len(work)
         lo = max(0, orig_start - 24)
         for i in range(orig_start - 1, lo - 1, -1):
             if work[i] in CLAUSE_BREAKS:
                 lo = i + 1
                 break
-        before = nt[bisect_left(norm.offsets, lo) : start]
+        return nt[bisect_left(norm.offsets, lo) : start]
+
+    def _negated(self, start: int, end: int, nt: str, norm: Normalised, work: str) -> str | None:
+        if not self._neg_before and not self._neg_after:
+            return None
+        before = self._clause_before(start, nt, norm, work)
         if before:
             keyword_text = nt[start:end]
             joined = before + keyword_text
@@ -993,3 +1024,12 @@ def _enclosing_word(tokens: list[tuple[int, int, str]], start: int, end: int) ->
         if t_start <= start and end <= t_end and (t_end - t_start) > (end - start):
             return word
     return None
+
+
+def _straddled_words(tokens: list[tuple[int, int, str]], start: int, end: int) -> str | None:
+    """Both ends of the hit fall inside longer words: 多大 in 多伦多|大学 is neither word."""
+    head = next((t for t in tokens if t[0] < start < t[1]), None)
+    tail = next((t for t in tokens if t[0] < end < t[1]), None)
+    if head is None or tail is None or head is tail:
+        return None
+    return f"{head[2]}|{tail[2]}"

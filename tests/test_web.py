@@ -229,7 +229,7 @@ async def test_a_list_preview_is_measured_on_the_messages_the_team_labelled(sqli
 
     (tmp_path / "mine.toml").write_text('[want]\nkeywords = ["蹲一个"]\n', encoding="utf-8")
     config = make_config(sqlite_url, tmp_path, matching={"extra_lists": ["mine.toml"], "products": ""})
-    sim = await start_sim([chat("u1", "这动捕多少钱"), chat("u2", "蹲一个"), chat("u3", "链接呢"), chat("u4", "哈哈")])
+    sim = await start_sim([chat("u1", "你这麦克风多少钱"), chat("u2", "蹲一个"), chat("u3", "链接呢"), chat("u4", "哈哈")])
     try:
         app = await run_worker(config, sim, shadow=True, matcher=load_matcher(config.settings.matching, config.base_dir))
     finally:
@@ -245,8 +245,8 @@ async def test_a_list_preview_is_measured_on_the_messages_the_team_labelled(sqli
             csrf = await login(http, running.url)
             early = await http.post(f"{running.url}/keywords/preview", data={**form, "csrf_token": csrf})
             before_labels = await early.text()
-            # the team marks the trap as wrong (not merchandise) and confirms the link ask
-            assert await add_feedback(app.engine, message_id=ids["这动捕多少钱"], keyword="多少钱", label="none")
+            # the team marks the trap as wrong (the streamer's own microphone, not merchandise) and confirms the link ask
+            assert await add_feedback(app.engine, message_id=ids["你这麦克风多少钱"], keyword="多少钱", label="none")
             assert await add_feedback(app.engine, message_id=ids["链接呢"], keyword="链接", label="link")
             response = await http.post(f"{running.url}/keywords/preview", data={**form, "csrf_token": csrf})
             page = await response.text()
@@ -260,4 +260,4 @@ async def test_a_list_preview_is_measured_on_the_messages_the_team_labelled(sqli
     section = page[page.index('id="labelled-preview"') :]
     assert "On the 2 messages your team labelled" in section
     assert "1 fixed" in section and "1 broken" in section
-    assert section.index("链接呢") < section.index("这动捕多少钱")  # broken rows first
+    assert section.index("链接呢") < section.index("你这麦克风多少钱")  # broken rows first
