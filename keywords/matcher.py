@@ -55,6 +55,7 @@ EXISTENTIAL_NEGATORS = frozenset({"没有", "没"})
 # A clause ending in 吧 is a confirmation question (新鲜吧, 是吧) unless it is a request or a
 # suggestion: 把…吧, 帮我…吧, 给我…吧, 让…吧, 请…吧, 我们/咱们…吧.
 IMPERATIVE_BA_RE = re.compile(r"(?:把|帮我|给我|帮忙|让|请|咱们|我们|一起|快点|赶紧|别).*吧$")
+RHETORICAL = "难道"  # a question with 难道 is a reproach, never an ask
 CLAUSE_BREAKS = frozenset("，。！？!?,.;；\n、~～…")
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUMBER_RE = re.compile(
@@ -700,6 +701,8 @@ class KeywordMatcher:
         hi = b
         while hi < len(work) and not _clause_break(work, hi):
             hi += 1
+        if RHETORICAL in work[lo:hi]:
+            return False  # "你们发货难道不检查的？": 难道 asserts, it does not ask
         if hi < len(work) and work[hi] in "?？﹖":
             return not _exclaimed(work, hi)
         if hi < len(work) and work[hi] in "!！" and work[lo:hi].rstrip().endswith(QUESTION_PARTICLES):

@@ -157,3 +157,35 @@ def test_lint_reports_review_markers_that_never_decide(tmp_path: Path) -> None:
 def test_a_returning_buyer_who_praises_the_last_parcel_and_orders_again_is_a_lead(matcher: KeywordMatcher) -> None:
     # 买的 + 很好 add up to 0.5, under the threshold: praise of a past purchase alone is not a review
     assert "want" in matcher.match("上次买的很好用，再来两瓶").intents
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # told, not asked: stocking up, a habit, a difference seen, material described
+        ("一直用清扬，搞活动囤货，相信清扬", None),
+        ("买了多次了，真的很好，很甜，买苹果就买潘苹果啦", None),
+        ("颜色和图片有区别。。。", None),
+        ("居家穿非常舒适的，是纯棉的，质量还可以。", None),
+        ("好难过，怎么买了这样的裤子", None),
+        ("在逗我吗？你们发货难道不检查的？", None),
+        ("帮别人买的，说好的赠品没有?不开心呀", None),
+        ("环境不错，设施也很齐全，价格能优惠点就更好了", None),
+        # ... and the asks they resemble
+        ("我要囤货", "want"),
+        ("我就买这个", "want"),
+        ("就买它了", "want"),
+        ("那我就买吧没得吃总不行的", "want"),
+        ("请问这两款有啥区别", "spec"),
+        ("是纯棉的吗", "spec"),
+        ("怎么买", "link"),
+        ("有赠品吗", "price"),
+        ("能便宜点吗", "price"),
+    ],
+)
+def test_reviews_tell_what_asks_ask(matcher: KeywordMatcher, text: str, intent: str | None) -> None:
+    result = matcher.match(text)
+    if intent is None:
+        assert not result.is_lead, matcher.explain(text).hits
+    else:
+        assert intent in result.intents, matcher.explain(text).hits
