@@ -107,6 +107,8 @@ def test_lai_yi_ge_orders_goods_only_after_the_buyer_or_a_product(matcher: Keywo
         ("多伦多大学的诶", None),
         ("这个多大", "spec"),
         ("保质期多久", "spec"),
+        ("你今年多大", None),
+        ("鞋子多大", "spec"),
         ("为什么用reol的歌", None),
     ],
 )
