@@ -1,4 +1,5 @@
-"""Shared fixtures: database URLs (SQLite file and a fresh PostgreSQL database per test)."""
+"""Shared fixtures: database URLs (SQLite file and a fresh PostgreSQL database per test) and the
+matcher built from the default lists (a module may define its own ``matcher`` instead)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +89,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'leadbot.db'}"
     else:
         yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def matcher() -> Any:
+    """The default lists' matcher, built once: the matching tests only read it."""
+    from keywords import load_matcher
+    from keywords.settings import MatchingSettings
+
+    return load_matcher(MatchingSettings(), REPO_ROOT)

@@ -10,21 +10,11 @@ asks the streamer for a performance; 可以发 is about goods only with a partic
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from keywords import load_matcher
 from keywords.lists import validate_list_text
 from keywords.matcher import KeywordMatcher
-from keywords.settings import MatchingSettings
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def matcher() -> KeywordMatcher:
-    return load_matcher(MatchingSettings(), REPO_ROOT)
+from tests.matching_checks import assert_decision
 
 
 @pytest.mark.parametrize(
@@ -113,11 +103,7 @@ def test_lai_yi_ge_orders_goods_only_after_the_buyer_or_a_product(matcher: Keywo
     ],
 )
 def test_look_alikes_of_shipping_price_and_size_asks(matcher: KeywordMatcher, text: str, intent: str | None) -> None:
-    result = matcher.match(text)
-    if intent is None:
-        assert not result.is_lead, matcher.explain(text).hits
-    else:
-        assert intent in result.intents, matcher.explain(text).hits
+    assert_decision(matcher, text, intent)
 
 
 def test_a_word_across_two_words_is_explained(matcher: KeywordMatcher) -> None:

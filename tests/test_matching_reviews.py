@@ -17,13 +17,7 @@ from keywords import load_matcher
 from keywords.lists import parse_list_text, validate_list_text
 from keywords.matcher import KeywordMatcher
 from keywords.settings import MatchingSettings
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def matcher() -> KeywordMatcher:
-    return load_matcher(MatchingSettings(), REPO_ROOT)
+from tests.matching_checks import assert_decision
 
 
 @pytest.mark.parametrize(
@@ -184,8 +178,4 @@ def test_a_returning_buyer_who_praises_the_last_parcel_and_orders_again_is_a_lea
     ],
 )
 def test_reviews_tell_what_asks_ask(matcher: KeywordMatcher, text: str, intent: str | None) -> None:
-    result = matcher.match(text)
-    if intent is None:
-        assert not result.is_lead, matcher.explain(text).hits
-    else:
-        assert intent in result.intents, matcher.explain(text).hits
+    assert_decision(matcher, text, intent)
