@@ -57,6 +57,34 @@ def test_binary_and_per_intent_metrics_on_a_tiny_file() -> None:
     assert [row.text for row, _ in ev.misses] == ["求链接", "还有吗"]
 
 
+def test_each_source_gets_its_own_binary_metrics() -> None:
+    text = "\n".join(
+        [
+            "label\ttext\tsource",
+            "price\t多少钱\tchat",
+            "none\t哈哈\tchat",
+            "none\t主播好\tchat",
+            "none\t物流很快\treviews",
+            "none\t价格实惠\treviews",
+            "link\t求链接\tcs",
+        ]
+    )
+    predicted = {"多少钱": ("price",), "哈哈": ("want",), "价格实惠": ("price",)}
+    s = evaluate(parse_labelled(text), fake(predicted)).summary
+    assert set(s["per_source"]) == {"chat", "reviews", "cs"}
+    chat, reviews, cs = s["per_source"]["chat"], s["per_source"]["reviews"], s["per_source"]["cs"]
+    assert (chat["n"], chat["tp"], chat["fp"], chat["fn"], chat["fp_per_1k"]) == (3, 1, 1, 0, 500.0)
+    assert (reviews["n"], reviews["fp"], reviews["fp_per_1k"]) == (2, 1, 500.0)
+    assert (cs["positives"], cs["fn"], cs["recall"]) == (1, 1, 0.0)
+    assert "per_intent" not in chat  # a handful of rows per intent and source says nothing
+    assert s["fp"] == chat["fp"] + reviews["fp"] + cs["fp"]
+
+
+def test_a_file_without_a_source_column_has_no_per_source_metrics() -> None:
+    rows = parse_labelled("label\ttext\nprice\t多少钱\nnone\t哈哈\n")
+    assert "per_source" not in evaluate(rows, fake({})).summary
+
+
 def test_a_perfect_matcher_scores_one_and_no_false_positives() -> None:
     rows = parse_labelled(TINY)
     gold = {row.text: tuple(sorted(row.gold)) for row in rows}

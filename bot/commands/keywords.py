@@ -147,6 +147,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print("per intent:            precision recall  F1     support predicted")
     for intent, m in s["per_intent"].items():
         print(f"  {intent:<20} {m['precision']:>9.3f} {m['recall']:.3f}  {m['f1']:.3f}  {m['support']:>7} {m['predicted']:>9}")
+    if s.get("per_source"):
+        print("per source:            precision recall  F1     FP/1k   n     positives  fp   fn")
+        for source, m in s["per_source"].items():
+            print(
+                f"  {source:<20} {m['precision']:>9.3f} {m['recall']:.3f}  {m['f1']:.3f}  {m['fp_per_1k']:>6.1f}"
+                f"  {m['n']:>5} {m['positives']:>9} {m['fp']:>4} {m['fn']:>4}"
+            )
     for title, items in (
         ("false positives", ev.false_positives),
         ("misses", ev.misses),
