@@ -56,6 +56,8 @@ EXISTENTIAL_NEGATORS = frozenset({"没有", "没"})
 # suggestion: 把…吧, 帮我…吧, 给我…吧, 让…吧, 请…吧, 我们/咱们…吧.
 IMPERATIVE_BA_RE = re.compile(r"(?:把|帮我|给我|帮忙|让|请|咱们|我们|一起|快点|赶紧|别).*吧$")
 RHETORICAL = "难道"  # a question with 难道 is a reproach, never an ask
+# "也太小了吧", "太慢了点吧": 太 … 吧 exclaims, it does not ask for confirmation.
+EXCLAIMED_BA_RE = re.compile(r"太[^吧]{1,8}吧$")
 CLAUSE_BREAKS = frozenset("，。！？!?,.;；\n、~～…")
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUMBER_RE = re.compile(
@@ -658,8 +660,8 @@ class KeywordMatcher:
                 nt = nt.replace(phrase, "_")
         if nt.endswith(("不", "没", "吗", "嘛", "呢")) and len(nt) > 1:
             return True  # 有链接不, 包邮没
-        if nt.endswith("吧") and len(nt) > 1 and IMPERATIVE_BA_RE.search(nt) is None:
-            return True  # 新鲜吧, 是吧 (a confirmation question; not 把颜色揭开吧)
+        if nt.endswith("吧") and len(nt) > 1 and IMPERATIVE_BA_RE.search(nt) is None and EXCLAIMED_BA_RE.search(nt) is None:
+            return True  # 新鲜吧, 是吧 (a confirmation question; not 把颜色揭开吧, not 也太小了吧)
         if _ME_RE.search(nt):
             return True  # 发货么, 有货么 (but not 什么, 怎么, 这么)
         return self._marker_re is not None and self._marker_re.search(nt) is not None

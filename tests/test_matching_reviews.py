@@ -165,7 +165,17 @@ def test_a_returning_buyer_who_praises_the_last_parcel_and_orders_again_is_a_lea
         ("在逗我吗？你们发货难道不检查的？", None),
         ("帮别人买的，说好的赠品没有?不开心呀", None),
         ("环境不错，设施也很齐全，价格能优惠点就更好了", None),
+        ("物流也太慢了吧", None),  # 太…吧 exclaims
+        ("最失败的一次购物，这种苹果还能吃吗？", None),
+        ("还没吃，看着有点小，不知道甜不甜，结果一尝是酸的", None),
+        ("看的时候二十多，下单是时候居然变成59，59买三个火龙果！", None),
+        ("不是有赠送的水晶兔子的么？冲着这个才买的套盒！结果什么都没", None),
         # ... and the asks they resemble
+        ("新鲜吧", "spec"),
+        ("我还没用过这个牌子，好用吗", "spec"),
+        ("这个能吃吗", "spec"),
+        ("我买两盒", "want"),
+        ("包邮没", "price"),
         ("我要囤货", "want"),
         ("我就买这个", "want"),
         ("就买它了", "want"),
