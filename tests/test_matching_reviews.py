@@ -170,7 +170,10 @@ def test_a_returning_buyer_who_praises_the_last_parcel_and_orders_again_is_a_lea
         ("还没吃，看着有点小，不知道甜不甜，结果一尝是酸的", None),
         ("看的时候二十多，下单是时候居然变成59，59买三个火龙果！", None),
         ("不是有赠送的水晶兔子的么？冲着这个才买的套盒！结果什么都没", None),
+        ("什么时候发货啊都好几天了", None),  # waiting for a parcel paid for
+        ("物流一直不动", None),
         # ... and the asks they resemble
+        ("能早点发吗我这离预产期没几天了发晚了就用不上了", "shipping"),
         ("新鲜吧", "spec"),
         ("我还没用过这个牌子，好用吗", "spec"),
         ("这个能吃吗", "spec"),
