@@ -100,6 +100,12 @@ def test_lai_yi_ge_orders_goods_only_after_the_buyer_or_a_product(matcher: Keywo
         ("你今年多大", None),
         ("鞋子多大", "spec"),
         ("为什么用reol的歌", None),
+        # attributes a parent or a snack buyer asks about, and the same words said of goods in hand
+        ("会过敏吗", "spec"),
+        ("枣子有核吗", "spec"),
+        ("这个有酒精吗", "spec"),
+        ("宝宝用了过敏了", None),
+        ("香味很好闻", None),
     ],
 )
 def test_look_alikes_of_shipping_price_and_size_asks(matcher: KeywordMatcher, text: str, intent: str | None) -> None:
