@@ -87,7 +87,10 @@ def test_huge_and_hostile_messages_are_bounded(text: str) -> None:
 
 
 SHOPPING = st.sampled_from(
-    ["多少钱", "有货么", "包邮嘛", "不要", "前几天", "送", "吗", "吧", "把", "我要", "这段", "3号", "收到的", "发中通", "，", "？", " "]
+    ["多少钱", "有货么", "包邮嘛", "不要", "前几天", "送", "吗", "吧", "把", "我要", "这段", "3号", "收到的", "发中通", "，", "？", " ",
+     # the rules of the chat-objects and review families: subjects, stream things, encores, rhetoric
+     "你", "他也", "拍了", "来一个", "会员", "动捕", "可以发", "8块", "多大", "太", "难道", "还没吃", "结果", "都几天了",
+     "多伦多大学", "就买", "囤货", "区别"]
 )
 
 
