@@ -10,11 +10,12 @@ and pinyin run after it. A long text (review, story) is decided on a normalised 
 
 Slow path (only messages with a candidate): normalise again with an offset map so spans point
 into the original text; build a ``Hit`` per keyword occurrence; reject hits overlapped by an
-exclusion or objection phrase, negated by a nearby negator in the same clause ("不要链接"),
-remarks where a question is required ("这么便宜" vs "便宜吗"), and short keywords that jieba
-says sit inside a longer word (钱 in 钱包); reject every hit of a message whose remarks add up
-to a review of goods already received (review markers: 好评, 物流, 用着 ...); add
-typo-tolerant English; resolve the product.
+exclusion or objection phrase, in a clause about a thing of the stream (not_goods: "这动捕多少钱"),
+negated by a nearby negator in the same clause ("不要链接"), a purchase or wish of someone else
+("你抢到了吗"), remarks where a question is required ("这么便宜" vs "便宜吗"), and short keywords
+that jieba says sit inside a longer word (钱 in 钱包) or across two (多大 in 多伦多|大学); reject
+every hit of a message whose remarks add up to a review of goods already received (review
+markers: 好评, 物流, 用着 ...); add typo-tolerant English; resolve the product.
 ``match`` and ``explain`` always return the same intents (tests check it on examples and
 hypothesis input); ``explain`` also lists hits the fast path never needed to look at.
 """
