@@ -158,14 +158,13 @@ def evaluate(rows: Sequence[LabelledRow], match: Callable[[str], MatchResult]) -
     results = [match(row.text) for row in rows]
     predicted = [r.intents for r in results]
     summary = metrics(rows, predicted)
-    strict_idx = [i for i, row in enumerate(rows) if not row.uncertain]
-    summary["strict"] = {
-        k: v
-        for k, v in metrics([rows[i] for i in strict_idx], [predicted[i] for i in strict_idx]).items()
-    }
+    summary["strict"] = metrics(*_subset(rows, predicted, [not row.uncertain for row in rows]))
     sources = sorted({row.source for row in rows if row.source})
     if sources:
-        summary["per_source"] = {source: _binary(metrics(*_rows_of(rows, predicted, source))) for source in sources}
+        summary["per_source"] = {
+            source: _binary(metrics(*_subset(rows, predicted, [row.source == source for row in rows])))
+            for source in sources
+        }
     ev = Evaluation(summary, predictions=predicted)
     for row, res in zip(rows, results, strict=True):
         if res.intents and not row.gold:
@@ -179,10 +178,11 @@ def evaluate(rows: Sequence[LabelledRow], match: Callable[[str], MatchResult]) -
     return ev
 
 
-def _rows_of(
-    rows: Sequence[LabelledRow], predicted: Sequence[Sequence[str]], source: str
+def _subset(
+    rows: Sequence[LabelledRow], predicted: Sequence[Sequence[str]], keep: Sequence[bool]
 ) -> tuple[list[LabelledRow], list[Sequence[str]]]:
-    kept = [i for i, row in enumerate(rows) if row.source == source]
+    """The rows (and their predictions) where ``keep`` is true: the strict or one source's share."""
+    kept = [i for i, wanted in enumerate(keep) if wanted]
     return [rows[i] for i in kept], [predicted[i] for i in kept]
 
 
