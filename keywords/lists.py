@@ -230,7 +230,7 @@ def _check(text: str, name: str) -> tuple[KeywordList | None, list[ListProblem]]
             raw.append((section, None, "", "[none] is not a list section; put negated phrases in [negation] phrases"))
             continue
         else:
-            allowed = ", ".join([*INTENTS, "meta", "negation", "question", "review"])
+            allowed = ", ".join([*INTENTS, *(kind for kind in SECTION_KEYS if kind != "intent")])
             raw.append((section, None, "", f"unknown section [{section}]; allowed: {allowed}"))
             continue
         if not isinstance(body, dict):
