@@ -1,7 +1,7 @@
 """Counter claims: the caps a touch must consume, as keys the database can enforce atomically.
 
 ``plan_claims(touch, settings, now)`` lists every counter a touch consumes. The storage layer
-applies all of a touch's claims in one transaction and rolls back if any is refused, so caps
+applies all of a touch's claims in one transaction, or none of them if any is refused, so caps
 hold across restarts and workers. Semantics of one claim on a row ``(key, n, cap, holder,
 expires_at)`` — the in-memory ``MemoryCounterStore`` implements exactly this:
 
@@ -9,21 +9,12 @@ expires_at)`` — the in-memory ``MemoryCounterStore`` implements exactly this:
 - otherwise the claim succeeds iff ``n + amount <= limit`` and ``holder`` equals the row's
   holder (``""`` for plain counters); on success ``n += amount``.
 
-With SQL (PostgreSQL / SQLite ≥ 3.35), per claim, inside the touch's transaction::
-
-    INSERT INTO cap_counters (key, n, cap, holder, expires_at)
-    VALUES (:key, :amount, :limit, :holder, :expires_at)
-    ON CONFLICT (key) DO UPDATE SET
-      n          = CASE WHEN cap_counters.expires_at <= :now THEN excluded.n ELSE cap_counters.n + excluded.n END,
-      holder     = CASE WHEN cap_counters.expires_at <= :now THEN excluded.holder ELSE cap_counters.holder END,
-      expires_at = CASE WHEN cap_counters.expires_at <= :now THEN excluded.expires_at ELSE cap_counters.expires_at END,
-      cap        = excluded.cap
-    WHERE cap_counters.expires_at <= :now
-       OR (cap_counters.n + excluded.n <= excluded.cap AND cap_counters.holder = excluded.holder)
-    RETURNING n;
-    -- and refuse up front when :amount > :limit (covers limit = 0 on a fresh key)
-
-No row returned → refused; roll back and record ``explain_refusal(claim)``.
+In the database (``storage.cap_ledger``), inside the transaction that stores the actions: the
+batch's counter rows are inserted if absent (as expired rows), loaded and locked (``FOR
+UPDATE`` on PostgreSQL) in key order, every touch's claims are decided in memory in the
+batch's order with exactly these semantics (and refused up front when ``amount > limit``,
+which covers limit = 0 on a fresh key), and the changed rows are written back before commit.
+A refused touch consumes nothing and records ``explain_refusal(claim)``.
 
 Key shapes (``{day}`` is the date in the store timezone, quota days in the quota's timezone)::
 
