@@ -351,8 +351,29 @@ class Worker:
             results[position] = result
         return results
 
+    def _queued_now(self, room: int) -> list[QueueItem]:
+        """What is already queued, up to ``room`` items, without waiting."""
+        queued: list[_Queued] = []
+        while len(queued) < room and not self.queue.empty():
+            queued.append(self.queue.get_nowait())
+        self.metrics.backlog = self.queue.qsize()
+        return [(key, item) for key, item, epoch in queued if self.assigner.is_current(key, epoch)]
+
+    async def _match_timed(self, matcher: Matcher, items: list[QueueItem]) -> list[MatchResult | None]:
+        started = time.perf_counter()
+        if len(items) > THREAD_MATCH_THRESHOLD:
+            results = await asyncio.to_thread(self._match, matcher, items)
+        else:
+            results = self._match(matcher, items)
+        self.metrics.stage_seconds["match"] += time.perf_counter() - started
+        return results
+
     async def _process(self) -> None:
-        """Batches in order; batch N+1 is gathered and matched while batch N is being written."""
+        """Batches in order; batch N+1 is gathered and matched while batch N is being written.
+
+        Once batch N is written, what arrived meanwhile joins batch N+1 before it is written
+        (matching is cheap next to a write): under load a message then waits for at most the
+        write in progress and its own, not for a third write in a batch not yet gathered."""
         writing: asyncio.Task[None] | None = None
         try:
             while True:
@@ -362,14 +383,13 @@ class Worker:
                 if not items:
                     continue
                 matcher = self.matcher.current
-                started = time.perf_counter()
-                if len(items) > THREAD_MATCH_THRESHOLD:
-                    results = await asyncio.to_thread(self._match, matcher, items)
-                else:
-                    results = self._match(matcher, items)
-                self.metrics.stage_seconds["match"] += time.perf_counter() - started
+                results = await self._match_timed(matcher, items)
                 if writing is not None:
                     await writing  # decisions and writes stay in arrival order
+                    late = self._queued_now(self.options.batch_size - len(items))
+                    if late:
+                        items = items + late
+                        results = results + await self._match_timed(matcher, late)
                 writing = asyncio.create_task(self._finish(matcher, items, results), name="write")
         finally:
             if writing is not None:
