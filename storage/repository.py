@@ -68,17 +68,20 @@ def _ids_by_platform(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return grouped
 
 
-async def _existing_keys(
-    conn: AsyncConnection, platform_column: Any, id_column: Any, keys: Iterable[tuple[str, str]]
-) -> set[tuple[str, str]]:
-    """Which of these (platform, platform id) pairs are stored already.
-
-    One platform at a time: "platform = p AND id IN (...)" uses the unique index on every
+def _existing_keys_query(platform_column: Any, id_column: Any) -> Any:
+    """"platform = p AND id IN (...)", one platform at a time: it uses the unique index on every
     database; a row-value IN over hundreds of pairs is planned slowly by PostgreSQL."""
+    return select(id_column).where(
+        platform_column == bindparam("platform"), id_column.in_(bindparam("ids", expanding=True))
+    )
+
+
+async def _existing_keys(conn: AsyncConnection, query: Any, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (platform, platform id) pairs are stored already (``_existing_keys_query``)."""
     existing: set[tuple[str, str]] = set()
     for platform, ids in _ids_by_platform(keys).items():
         for chunk in chunks(ids, 2 * CHUNK):
-            rows = await conn.execute(select(id_column).where(platform_column == platform, id_column.in_(list(chunk))))
+            rows = await conn.execute(query, {"platform": platform, "ids": list(chunk)})
             existing.update((platform, value) for value in rows.scalars())
     return existing
 
@@ -187,7 +190,8 @@ class Repository:
         unique: dict[tuple[str, str], MessageRecord] = {}
         for message in messages:
             unique.setdefault((message.platform, message.platform_msg_id), message)
-        existing = await _existing_keys(conn, Message.platform, Message.platform_msg_id, unique)
+        query = self._statement("known_messages", lambda: _existing_keys_query(Message.platform, Message.platform_msg_id))
+        existing = await _existing_keys(conn, query, unique)
         fresh = [message for key, message in unique.items() if key not in existing]
         result.duplicate_messages = len(messages) - len(fresh)
         result.new_messages = len(fresh)
@@ -195,7 +199,10 @@ class Repository:
 
     async def _new_interactions(self, conn: AsyncConnection, store_id: int, batch: Batch, result: BatchResult) -> list[Any]:
         unique = {(i.platform, i.event_id): i for i in batch.interactions}
-        existing = await _existing_keys(conn, Interaction.platform, Interaction.platform_event_id, unique)
+        query = self._statement(
+            "known_interactions", lambda: _existing_keys_query(Interaction.platform, Interaction.platform_event_id)
+        )
+        existing = await _existing_keys(conn, query, unique)
         fresh = [i for key, i in unique.items() if key not in existing]
         result.new_interactions = len(fresh)
         return fresh
@@ -544,8 +551,14 @@ class Repository:
             return
         keys = [a.idempotency_key for a in wanted]
         existing: set[str] = set()
+        known = self._statement(
+            "known_actions",
+            lambda: select(Action.idempotency_key).where(
+                Action.idempotency_key.in_(bindparam("keys", expanding=True))
+            ),
+        )
         for chunk in chunks(keys):
-            found = await conn.execute(select(Action.idempotency_key).where(Action.idempotency_key.in_(list(chunk))))
+            found = await conn.execute(known, {"keys": list(chunk)})
             existing.update(found.scalars())
         statuses: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
@@ -703,28 +716,31 @@ class Repository:
                 "video": sub.video or (previous["video"] if previous else None),
                 "comment_id": sub.comment_id or (previous["comment_id"] if previous else None),
             }
+        stmt = self._statement("subscriptions", self._build_subscription_upsert)
         for chunk in chunks(list(rows.values())):
-            stmt = self._insert(ReminderSubscription)
-            excluded = stmt.excluded
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[
-                    ReminderSubscription.store_id,
-                    ReminderSubscription.platform,
-                    ReminderSubscription.account,
-                    ReminderSubscription.user_id,
-                ],
-                set_={
-                    "nickname": case((excluded.nickname != "", excluded.nickname), else_=ReminderSubscription.nickname),
-                    "reason": excluded.reason,
-                    "subscribed_at": case(
-                        (excluded.subscribed_at > ReminderSubscription.subscribed_at, excluded.subscribed_at),
-                        else_=ReminderSubscription.subscribed_at,
-                    ),
-                    "video": func.coalesce(excluded.video, ReminderSubscription.video),
-                    "comment_id": func.coalesce(excluded.comment_id, ReminderSubscription.comment_id),
-                },
-            )
             await conn.execute(stmt, list(chunk))
+
+    def _build_subscription_upsert(self) -> Any:
+        stmt = self._insert(ReminderSubscription)
+        excluded = stmt.excluded
+        return stmt.on_conflict_do_update(
+            index_elements=[
+                ReminderSubscription.store_id,
+                ReminderSubscription.platform,
+                ReminderSubscription.account,
+                ReminderSubscription.user_id,
+            ],
+            set_={
+                "nickname": case((excluded.nickname != "", excluded.nickname), else_=ReminderSubscription.nickname),
+                "reason": excluded.reason,
+                "subscribed_at": case(
+                    (excluded.subscribed_at > ReminderSubscription.subscribed_at, excluded.subscribed_at),
+                    else_=ReminderSubscription.subscribed_at,
+                ),
+                "video": func.coalesce(excluded.video, ReminderSubscription.video),
+                "comment_id": func.coalesce(excluded.comment_id, ReminderSubscription.comment_id),
+            },
+        )
 
     async def _save_cursors(self, conn: AsyncConnection, batch: Batch, now: float) -> None:
         """Every source's cursor in one statement (sorted: one lock order across workers)."""
