@@ -7,6 +7,9 @@
   weight: wherever it matches the shorter one does too (kept only for explanations);
 * review markers — a marker listed twice, or inside an after-sales complaint phrase (the
   complaint already rejects the message, so the marker never decides anything);
+* not_goods — a word listed twice, or one that is also a keyword (listed as a thing of the
+  stream and as a purchase word at once); and, for information, the keywords that contain a
+  not_goods word and are therefore never rejected by it (会员价 stays a price ask);
 * noisy — accepted hits on text known to contain no purchase intent (reviews, a non-shopping
   stream), per 1,000 messages.
 """
@@ -72,6 +75,7 @@ def lint_matcher(matcher: KeywordMatcher, negatives: Iterable[str] = (), *, max_
                     report.info.append(f"redundant: {intent} {keyword!r} contains {other!r} (same or higher weight)")
                     break
     _lint_review_markers(matcher, report)
+    _lint_not_goods(matcher, report)
     counts: Counter[tuple[str, str]] = Counter()
     total = 0
     for text in negatives:
@@ -105,3 +109,23 @@ def _lint_review_markers(matcher: KeywordMatcher, report: LintReport) -> None:
             if phrase and phrase in norm:
                 report.info.append(f"redundant: review marker {marker!r} contains the complaint {phrase!r}")
                 break
+
+
+def _lint_not_goods(matcher: KeywordMatcher, report: LintReport) -> None:
+    seen: dict[str, str] = {}
+    keywords = sorted({(normalise_fast(keyword), intent, keyword) for intent, keyword in matcher.specs})
+    for word, list_name in matcher.not_goods:
+        norm = normalise_fast(word)
+        where = list_name.rsplit("/", 1)[-1]
+        if norm in seen:
+            report.warnings.append(f"duplicate: not_goods word {word!r} in {where} (also in {seen[norm]})")
+            continue
+        seen[norm] = where
+        for keyword_norm, intent, keyword in keywords:
+            if keyword_norm == norm:
+                report.warnings.append(
+                    f"contradiction: {word!r} is a not_goods word ({where}) and a {intent} keyword: "
+                    "hits on the keyword are never rejected by it"
+                )
+            elif norm and norm in keyword_norm:
+                report.info.append(f"exempt: {intent} keyword {keyword!r} names the not_goods word {word!r} on purpose")

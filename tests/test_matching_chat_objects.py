@@ -10,10 +10,14 @@ asks the streamer for a performance; 可以发 is about goods only with a partic
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from keywords import load_matcher
 from keywords.lists import validate_list_text
 from keywords.matcher import KeywordMatcher
+from keywords.settings import MatchingSettings
 from tests.matching_checks import assert_decision
 
 
@@ -127,3 +131,17 @@ def test_match_and_explain_agree_on_these_rules(matcher: KeywordMatcher) -> None
 def test_not_goods_must_be_a_list_of_words_with_its_line() -> None:
     problems = validate_list_text('[meta]\nname = "x"\n\n[negation]\nnot_goods = "会员"\n', "mine.toml")
     assert problems and problems[0].line == 5 and "not_goods" in problems[0].reason
+
+
+def test_lint_names_not_goods_words_listed_twice_or_also_as_keywords(tmp_path: Path) -> None:
+    from keywords.lint import lint_matcher
+
+    (tmp_path / "mine.toml").write_text(
+        '[negation]\nnot_goods = ["灯牌", "链接"]\n\n[price]\nkeywords = ["灯牌价"]\n', encoding="utf-8"
+    )
+    report = lint_matcher(load_matcher(MatchingSettings(extra_lists=["mine.toml"], products=None), tmp_path))
+    assert any("not_goods word '灯牌' in mine.toml" in w and "duplicate" in w for w in report.warnings)
+    assert any(w.startswith("contradiction: '链接'") for w in report.warnings)  # a default link keyword
+    assert any("'灯牌价' names the not_goods word '灯牌'" in i for i in report.info)
+    clean = lint_matcher(load_matcher(MatchingSettings(products=None), tmp_path))
+    assert not [w for w in clean.warnings if "not_goods" in w]
