@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from keywords.matcher import KeywordMatcher
@@ -95,16 +95,23 @@ def lint_matcher(matcher: KeywordMatcher, negatives: Iterable[str] = (), *, max_
     return report
 
 
-def _lint_review_markers(matcher: KeywordMatcher, report: LintReport) -> None:
+def _unique_words(entries: Iterable[tuple[str, str]], what: str, report: LintReport) -> Iterator[tuple[str, str, str]]:
+    """(word, normalised, list file) for each word's first listing; later ones are duplicates."""
     seen: dict[str, str] = {}
-    complaints = [normalise_fast(p) for p, _ in matcher.complaints]
-    for marker, _, list_name in matcher.review_markers:
-        norm = normalise_fast(marker)
+    for word, list_name in entries:
+        norm = normalise_fast(word)
         where = list_name.rsplit("/", 1)[-1]
         if norm in seen:
-            report.warnings.append(f"duplicate: review marker {marker!r} in {where} (also in {seen[norm]})")
+            report.warnings.append(f"duplicate: {what} {word!r} in {where} (also in {seen[norm]})")
             continue
         seen[norm] = where
+        yield word, norm, where
+
+
+def _lint_review_markers(matcher: KeywordMatcher, report: LintReport) -> None:
+    complaints = [normalise_fast(p) for p, _ in matcher.complaints]
+    markers = ((marker, list_name) for marker, _, list_name in matcher.review_markers)
+    for marker, norm, _ in _unique_words(markers, "review marker", report):
         for phrase in complaints:
             if phrase and phrase in norm:
                 report.info.append(f"redundant: review marker {marker!r} contains the complaint {phrase!r}")
@@ -112,15 +119,8 @@ def _lint_review_markers(matcher: KeywordMatcher, report: LintReport) -> None:
 
 
 def _lint_not_goods(matcher: KeywordMatcher, report: LintReport) -> None:
-    seen: dict[str, str] = {}
     keywords = sorted({(normalise_fast(keyword), intent, keyword) for intent, keyword in matcher.specs})
-    for word, list_name in matcher.not_goods:
-        norm = normalise_fast(word)
-        where = list_name.rsplit("/", 1)[-1]
-        if norm in seen:
-            report.warnings.append(f"duplicate: not_goods word {word!r} in {where} (also in {seen[norm]})")
-            continue
-        seen[norm] = where
+    for word, norm, where in _unique_words(matcher.not_goods, "not_goods word", report):
         for keyword_norm, intent, keyword in keywords:
             if keyword_norm == norm:
                 report.warnings.append(
