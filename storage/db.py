@@ -64,6 +64,7 @@ def create_engine(url: str, settings: DatabaseSettings | None = None) -> AsyncEn
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         busy = settings.busy_timeout_ms
+        cache_kib = settings.cache_mb * 1024
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,6 +72,7 @@ def create_engine(url: str, settings: DatabaseSettings | None = None) -> AsyncEn
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

@@ -17,4 +17,8 @@ class DatabaseSettings(BaseModel):
     flush_interval_ms: int = Field(default=50, ge=1, le=60_000)
     # SQLite: how long a writer waits for a lock before failing.
     busy_timeout_ms: int = Field(default=5_000, ge=0, le=600_000)
+    # SQLite: page cache of the worker's connection. SQLite's own default (2 MB) is outgrown after
+    # a few minutes of a busy stream: every batch then re-reads index pages from the file and a
+    # worker at 2,000 msgs/s falls behind (bench/load.py). Bounded: RSS grows by at most this.
+    cache_mb: int = Field(default=64, ge=1, le=4_096)
     pool_size: int = Field(default=5, ge=1, le=100)
