@@ -18,6 +18,16 @@ from typing import Any
 from storage.records import CounterClaim
 
 
+def is_stale(row_expires_at: float, claim: CounterClaim, now: float) -> bool:
+    """Whether a counter row is over for this claim, so the claim starts it afresh.
+
+    Expired by ``now`` is not enough: a room window's claim decided at 59.9 s and written at
+    60.1 s carries the window's own end as ``expires_at``; treating the row as absent would
+    grant every such claim (a whole batch past the cap). Only a row that ended before the
+    claim's period ends (a cooldown that ran out, an expired placeholder) is replaced."""
+    return row_expires_at <= now and row_expires_at < claim.expires_at
+
+
 @dataclass(frozen=True, slots=True)
 class CounterState:
     """One ``cap_counters`` row as the transaction sees it."""
@@ -39,15 +49,17 @@ class ClaimLedger:
     def claim(self, claims: Sequence[CounterClaim]) -> CounterClaim | None:
         """Consume every claim or none; return the first refused claim (None = all granted).
 
-        Per claim, as the SQL upsert did: a row whose ``expires_at <= now`` counts as absent and
-        is replaced; otherwise the claim needs ``count + amount <= limit`` and the same holder.
-        A claim larger than its limit is refused even on a fresh key (limit 0)."""
+        Per claim: a row that has expired (``expires_at <= now``) before the period the claim
+        is for (``claim.expires_at``) counts as absent and is replaced; otherwise the claim needs
+        ``count + amount <= limit`` and the same holder. A claim larger than its limit is refused
+        even on a fresh key (limit 0). A claim decided just before its window ended and written
+        just after names that window's row and still counts against it."""
         taken: dict[str, CounterState] = {}
         for claim in claims:
             if claim.amount > claim.limit:
                 return claim
             current = taken.get(claim.key) or self._rows.get(claim.key)
-            if current is None or current.expires_at <= self._now:
+            if current is None or is_stale(current.expires_at, claim, self._now):
                 taken[claim.key] = CounterState(claim.amount, claim.limit, claim.holder, claim.expires_at)
             elif current.count + claim.amount <= claim.limit and current.holder == claim.holder:
                 taken[claim.key] = CounterState(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -51,6 +52,21 @@ def test_an_expired_row_counts_as_absent_and_takes_the_new_holder() -> None:
     assert ledger.claim([_claim("u:1:conflict", 1, holder="reminder")]) is None
     assert ledger.rows_to_write()[0]["b_holder"] == "reminder"
     assert ledger.rows_to_write()[0]["b_count"] == 1
+
+
+def test_a_claim_written_just_after_its_window_ended_still_counts_against_that_window() -> None:
+    """Decided at 59.9 s, written at 60.1 s: the window's own row, not a fresh one each time."""
+    ledger = ClaimLedger({}, NOW)
+    granted = [ledger.claim([_claim("r:room:w60:0", 3, ttl=-0.1)]) is None for _ in range(10)]
+    assert granted == [True] * 3 + [False] * 7
+    full = ClaimLedger({"r:room:w60:0": CounterState(3, 3, "", NOW - 0.1)}, NOW)
+    assert full.claim([_claim("r:room:w60:0", 3, ttl=-0.1)]) is not None
+
+
+def test_a_cooldown_that_ran_out_starts_afresh() -> None:
+    ledger = ClaimLedger({"u:1:reply:cooldown": CounterState(1, 1, "", NOW - 10)}, NOW)
+    assert ledger.claim([_claim("u:1:reply:cooldown", 1, ttl=300)]) is None
+    assert ledger.rows_to_write()[0]["b_expires_at"] == NOW + 300
 
 
 def test_another_holder_refuses_while_the_row_lives() -> None:
@@ -140,6 +156,22 @@ async def test_a_batch_claims_its_counters_in_three_statements_and_respects_the_
         # The next batch sees the committed counters: the room is full for this window.
         again = await repo.write_batch(Batch(actions=_actions("q", 3, room_limit=7)), now=NOW + 1)
         assert again.actions_by_status == {"suppressed": 3}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_written_after_its_window_ended_still_respects_the_room_cap(db_url: str) -> None:
+    """Found by the demo on a cold start: a batch decided just before a room window ended and
+    written just after got every reply granted (339 instead of 69)."""
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    try:
+        actions = [
+            replace(action, claims=tuple(replace(c, expires_at=NOW - 0.2) if c.key.startswith("r:") else c for c in action.claims))
+            for action in _actions("late", 30, room_limit=7)
+        ]
+        result = await Repository(engine).write_batch(Batch(actions=actions), now=NOW)
+        assert result.actions_by_status == {"pending": 7, "suppressed": 23}
     finally:
         await engine.dispose()
 

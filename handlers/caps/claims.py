@@ -5,7 +5,10 @@ applies all of a touch's claims in one transaction, or none of them if any is re
 hold across restarts and workers. Semantics of one claim on a row ``(key, n, cap, holder,
 expires_at)`` — the in-memory ``MemoryCounterStore`` implements exactly this:
 
-- a row whose ``expires_at <= now`` counts as absent (it is replaced);
+- a row whose ``expires_at <= now`` and earlier than the claim's own ``expires_at`` counts as
+  absent (it is replaced): a cooldown that ran out, an expired placeholder. A row that ends
+  when the claim's period ends is that period's row, even once ``now`` is past it (a touch
+  decided just before a window ended and written just after still counts against it);
 - otherwise the claim succeeds iff ``n + amount <= limit`` and ``holder`` equals the row's
   holder (``""`` for plain counters); on success ``n += amount``.
 

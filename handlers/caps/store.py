@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from handlers.caps.claims import CounterClaim
+from storage.cap_ledger import is_stale
 
 
 class CounterStore(Protocol):
@@ -40,7 +41,7 @@ class MemoryCounterStore:
         if claim.amount > claim.limit:
             return False
         row = self.rows.get(claim.key)
-        if row is None or row.expires_at <= now:
+        if row is None or is_stale(row.expires_at, claim, now):
             return True
         return row.n + claim.amount <= claim.limit and row.holder == claim.holder
 
@@ -52,7 +53,7 @@ class MemoryCounterStore:
             pending[claim.key] = pending.get(claim.key, 0) + claim.amount
         for claim in claims:
             row = self.rows.get(claim.key)
-            if row is None or row.expires_at <= now:
+            if row is None or is_stale(row.expires_at, claim, now):
                 self.rows[claim.key] = _Row(claim.amount, claim.holder, claim.expires_at)
             else:
                 row.n += claim.amount
