@@ -334,8 +334,11 @@ class Worker:
                     break
             else:
                 queued.append(self.queue.get_nowait())
+        return self._still_ours(queued)
+
+    def _still_ours(self, queued: list[_Queued]) -> list[QueueItem]:
+        """Items read under a lease this worker has since lost are dropped: the new owner re-reads them."""
         self.metrics.backlog = self.queue.qsize()
-        # Items read under a lease this worker has since lost are dropped: the new owner re-reads them.
         return [(key, item) for key, item, epoch in queued if self.assigner.is_current(key, epoch)]
 
     def _match(self, matcher: Matcher, items: list[QueueItem]) -> list[MatchResult | None]:
@@ -356,8 +359,7 @@ class Worker:
         queued: list[_Queued] = []
         while len(queued) < room and not self.queue.empty():
             queued.append(self.queue.get_nowait())
-        self.metrics.backlog = self.queue.qsize()
-        return [(key, item) for key, item, epoch in queued if self.assigner.is_current(key, epoch)]
+        return self._still_ours(queued)
 
     async def _match_timed(self, matcher: Matcher, items: list[QueueItem]) -> list[MatchResult | None]:
         started = time.perf_counter()

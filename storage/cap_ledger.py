@@ -1,12 +1,12 @@
 """A batch's cap claims decided in memory over the counter rows it locked.
 
 A claim used to be one conditional upsert each: under load that was three quarters of a
-batch's statements, each several round trips to the database thread.
-The write transaction now loads (and, on PostgreSQL, locks) every counter the batch touches in
-one go, decides each touch's claims here — all or nothing, in the batch's order, with the
-semantics written down in ``handlers.caps.claims`` — and writes the changed counters back in one statement. The rows
-stay locked until the transaction commits, so two workers or a restart still cannot exceed a
-cap; the counters are only ever consumed inside the same transaction that stores the actions.
+batch's statements, each several round trips to the database thread. The write transaction
+now loads (and, on PostgreSQL, locks) every counter the batch touches in one go, decides each
+touch's claims here — all or nothing, in the batch's order, with the semantics written down in
+``handlers.caps.claims`` — and writes the changed counters back in one statement. The rows stay
+locked until the transaction commits, so two workers or a restart still cannot exceed a cap;
+the counters are only ever consumed inside the same transaction that stores the actions.
 """
 
 from __future__ import annotations
