@@ -69,8 +69,9 @@ def _ids_by_platform(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def _existing_keys_query(platform_column: Any, id_column: Any) -> Any:
-    """"platform = p AND id IN (...)", one platform at a time: it uses the unique index on every
-    database; a row-value IN over hundreds of pairs is planned slowly by PostgreSQL."""
+    """The stored ids among some of one platform's ids: ``platform = p AND id IN (...)``, one
+    platform at a time, uses the unique index on every database; a row-value IN over hundreds of
+    pairs is planned slowly by PostgreSQL."""
     return select(id_column).where(
         platform_column == bindparam("platform"), id_column.in_(bindparam("ids", expanding=True))
     )
