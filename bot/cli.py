@@ -18,12 +18,17 @@ from collections.abc import Sequence
 from bot.config import ConfigError
 
 EXIT_CONFIG = 2
+DESCRIPTION = (
+    "Watch live-commerce chat and video comments, capture purchase-intent leads and answer them "
+    "within the caps that keep an account safe. Start with `leadbot demo`; `leadbot run` reads "
+    "the platforms named in config.toml."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     import bot.commands as commands
 
-    parser = argparse.ArgumentParser(prog="leadbot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="leadbot", description=DESCRIPTION)
     parser.add_argument(
         "-c",
         "--config",
