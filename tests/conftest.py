@@ -4,9 +4,11 @@ matcher built from the default lists (a module may define its own ``matcher`` in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ def require_shared(*parts: str) -> Path:
     return path
 
 
-async def _pg_admin(sql: str) -> None:
+async def _pg_admin_async(sql: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
@@ -43,9 +45,16 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+def _pg_admin(sql: str) -> None:
+    """Run one admin statement from any thread, including one whose event loop is running
+    (playwright's sync API keeps one in the main thread, where ``asyncio.run`` refuses)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _pg_admin_async(sql)).result()
+
+
 def _pg_available() -> bool:
     try:
-        asyncio.run(_pg_admin("select 1"))
+        _pg_admin("select 1")
         return True
     except Exception:
         return False
@@ -64,17 +73,25 @@ def pg_available() -> bool:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    with fresh_pg_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new empty PostgreSQL database, dropped on exit, for fixtures of any scope. Skips the
+    test when the server is down (fails under CI, which must have started it)."""
     if not pg_available():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must start it: see .ci/run)")
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
     name = f"leadbot_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    _pg_admin(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

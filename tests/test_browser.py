@@ -11,6 +11,7 @@ Needs Debian's ``chromium`` (``make test`` installs it when missing) and Python 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, fresh_pg_database
 
 pytestmark = pytest.mark.browser
 
@@ -49,8 +50,9 @@ keywords = ["团购价"]
 class Stack:
     """Simulator → worker → dashboard on 127.0.0.1, run in a thread with its own event loop."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, db_url: str) -> None:
         self.tmp = tmp
+        self.db_url = db_url
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -98,7 +100,7 @@ class Stack:
         sim_runner, sim_port = await start_app(sim_app)
         self.sim_url = f"http://127.0.0.1:{sim_port}"
         config = make_config(
-            f"sqlite+aiosqlite:///{self.tmp / 'leadbot.db'}",
+            self.db_url,
             self.tmp,
             matching={"extra_lists": ["my_keywords.toml"]},
         )
@@ -131,14 +133,21 @@ class Stack:
         return list(data["sends"] if isinstance(data, dict) else data)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("dashboard"))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole stack once per database: the pages' queries must work on both."""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    with contextlib.ExitStack() as cleanup:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp / 'leadbot.db'}"
+        else:
+            url = cleanup.enter_context(fresh_pg_database())
+        running = Stack(tmp, url)
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ FORMULA = '=HYPERLINK("http://evil","click")'
 
 
 @pytest.fixture
-async def db_with_leads(sqlite_url: str, tmp_path: Path) -> str:
+async def db_with_leads(db_url: str, tmp_path: Path) -> str:
     sim = await start_sim(
         [
             chat("u1", "多少钱", nickname=FORMULA),
@@ -27,11 +27,11 @@ async def db_with_leads(sqlite_url: str, tmp_path: Path) -> str:
         ]
     )
     try:
-        app = await run_worker(make_config(sqlite_url, tmp_path), sim, shadow=True)
+        app = await run_worker(make_config(db_url, tmp_path), sim, shadow=True)
         await app.engine.dispose()
     finally:
         await sim.close()
-    return sqlite_url
+    return db_url
 
 
 def test_safe_cell_neutralises_formulas() -> None:

@@ -23,7 +23,7 @@ FORMULA = '=HYPERLINK("http://evil","click")'
 
 
 @pytest.fixture
-async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, WebContext]]:
+async def site(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, WebContext]]:
     sim = await start_sim(
         [
             chat("u1", "多少钱", nickname=FORMULA),
@@ -32,7 +32,7 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, WebC
             chat("u4", "3号链接多少钱"),
         ]
     )
-    config = make_config(sqlite_url, tmp_path)
+    config = make_config(db_url, tmp_path)
     try:
         app = await run_worker(config, sim, shadow=True)
     finally:
