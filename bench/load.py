@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.connectors.replay.script import demo_script  # noqa: E402
+from bot.eventloop import loop_factory  # noqa: E402
 
 
 # ---------------------------------------------------------------------- simulator process
@@ -298,7 +299,8 @@ async def run(args: argparse.Namespace, db: str | None) -> int:
     print()
     print(f"text: {hello['origin']}")
     print(f"database: {db_url.split('://')[0]}, workers: {args.workers}, rooms: {args.rooms}, "
-          f"batch_size {args.batch}, flush_interval_ms {args.flush_ms}")  # fmt: skip
+          f"batch_size {args.batch}, flush_interval_ms {args.flush_ms}, "
+          f"event loop: {'uvloop' if loop_factory() else 'asyncio'} (LEADBOT_EVENT_LOOP)")  # fmt: skip
     print(f"offered: {status['pushed']} messages in {feed_s:.1f}s = {offered:,.0f} msgs/s")
     print(f"held: {held:,.0f} msgs/s decided and stored during the feed; all {len(rows)} stored "
           f"{max((r.decided_at for r in rows), default=0) - status['finished']:+.2f}s after the feed ended")  # fmt: skip

@@ -15,6 +15,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from bot import eventloop
 from bot.config import ConfigError
 
 EXIT_CONFIG = 2
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.handler(args)
         if asyncio.iscoroutine(result):
-            result = asyncio.run(result)
+            result = eventloop.run(result)
         return int(result or 0)
     except ConfigError as error:
         print(f"leadbot: config error: {error}", file=sys.stderr)

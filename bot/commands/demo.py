@@ -9,11 +9,11 @@ summary. Exit 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import time
 from pathlib import Path
 
+from bot import eventloop
 from bot.app import build_app
 from bot.config import LoadedConfig, load_config, parse_settings
 from bot.connectors.replay.script import demo_script
@@ -54,7 +54,7 @@ def demo(args: argparse.Namespace) -> int:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    return asyncio.run(run_demo(args, demo_config(base, db_path), db_path))
+    return eventloop.run(run_demo(args, demo_config(base, db_path), db_path))
 
 
 async def run_demo(args: argparse.Namespace, config: LoadedConfig, db_path: Path) -> int:
