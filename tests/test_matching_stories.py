@@ -307,3 +307,55 @@ def test_stocking_up_needs_a_plan_not_a_neighbouring_word(matcher: KeywordMatche
     # punctuation is gone in the normalised text: "优惠多多，囤货" must not read as "多囤"
     assert "准备囤" not in [h.keyword for h in matcher.explain("优惠多多，囤货").hits]
     assert "准备囤" in accepted(matcher.explain("打算给爸妈囤点"))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # live-commerce asks that the labelled corpora hardly contain (their README says so)
+        ("这个是几号", "link"),  # which link number the item on screen has
+        ("现在能拍吗", "link"),
+        ("拍不了怎么办", "link"),  # a buyer who tries to order and cannot needs the way to buy
+        ("怎么付不了款", "link"),
+        ("可以用花呗吗", "link"),  # how to pay is how to buy
+        ("到手多少", "price"),
+        ("这件多少", "price"),
+        ("多少一罐", "price"),
+        ("几块一个", "price"),
+        ("可以抹零吗", "price"),
+        ("几点开抢", "stock"),
+        ("还有几件", "stock"),
+        ("能一起发吗", "shipping"),
+        ("新疆发吗", "shipping"),
+        ("这个几号发货", "shipping"),  # a shipping date, not a link number
+        ("这个质量怎么样", "spec"),
+        ("好不好吃", "spec"),
+        ("孕妇能吃吗", "spec"),
+        ("一斤几个", "spec"),
+        ("甜的还是咸的", "spec"),
+        ("有质保吗", "spec"),
+        ("付完款了", "ordered"),
+        ("来三盒", "want"),
+        ("要两箱", "want"),
+    ],
+)
+def test_everyday_live_commerce_asks_in_many_words(matcher: KeywordMatcher, text: str, intent: str) -> None:
+    assert matcher.match(text).intents[:1] == (intent,), matcher.explain(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天几号",  # a date, not a link number
+        "能拍照吗",
+        "这个多少度",
+        "苹果收到，不知道味道如何",  # a review waits to find out; it does not ask
+        "用一段时间看看质量如何，再来追评！",
+        "物流服务态度挺好，就是给送到乡镇，送不到地址信息位置",
+        "你们发的什么快递",  # the parcel is already on its way: after-sales
+        "我的快递呢",
+        "然然改一下粉丝牌子吧",  # the fan badge, not a brand
+    ],
+)
+def test_look_alikes_of_the_live_commerce_asks_are_not_new_leads(matcher: KeywordMatcher, text: str) -> None:
+    assert not matcher.match(text).is_lead, matcher.explain(text)
