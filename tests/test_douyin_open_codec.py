@@ -1,4 +1,4 @@
-"""Douyin Open decoding on the SKIT samples (real/doc payloads), signatures, error codes,
+"""Douyin Open decoding on payloads written after the documented shapes (protocols.md §3), signatures, error codes,
 and property tests: hostile bodies only ever raise ProtocolError (or a typed API error)."""
 
 from __future__ import annotations
@@ -39,17 +39,17 @@ def sample(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
-def test_a_customer_dm_from_the_skit_sample_becomes_a_direct_message_with_a_24h_window():
+def test_a_customer_dm_becomes_a_direct_message_with_a_24h_window():
     hook = parse_webhook(sample("IMReceiveMessageEvent.json"))
     events, window = webhook_events(hook, account="shop", msg_id="m1", now=0.0)
     (dm,) = events
     assert isinstance(dm, DirectMessage)
-    assert dm.text == "捷途70"
-    assert dm.viewer.user_id == "aaa-ae9b-4dbf-add1-bf67e4093fab" and dm.viewer.nickname == "刘东"
-    assert dm.event_id.startswith("@9Vxc1/yDU8sqaS+gN4koEc7912foPPyAPpF2")
-    assert dm.ts == pytest.approx(1681303285.997)
-    assert dm.reply_window_until == pytest.approx(1681303285.997 + 86400)
-    assert dm.conversation_id.startswith("@9Vxc1/yDU8sqaS+gN4koEc7912foPPiL")
+    assert dm.text == "3号链接还有货吗"
+    assert dm.viewer.user_id == "buyer-1a2b3c4d-5e6f-4a1b-9c8d-7e6f5a4b3c2d" and dm.viewer.nickname == "小鹿买买买"
+    assert dm.event_id == "@leadbotMsg000000000000000000000000000000000000000000000000001=="
+    assert dm.ts == pytest.approx(1763887201.234)  # create_time is in milliseconds
+    assert dm.reply_window_until == pytest.approx(1763887201.234 + 86400)
+    assert dm.conversation_id.startswith("@leadbotConv")
     assert window is not None and window.scene == "im_replay_msg" and window.msg_id == dm.event_id
 
 
@@ -59,21 +59,21 @@ def test_entering_the_dm_page_content_given_as_a_json_string_opens_a_window_too(
     (dm,) = events
     assert isinstance(dm, DirectMessage) and dm.text == ""
     assert window is not None and window.scene == "im_enter_direct_msg"
-    assert window.until == pytest.approx(1681303286.088 + 86400)
+    assert window.until == pytest.approx(1763887305.678 + 86400)
 
 
-def test_a_new_follower_sample_with_string_content_becomes_a_follow():
+def test_a_new_follower_event_with_string_content_becomes_a_follow():
     hook = parse_webhook(sample("NewFollowActionEvent.json"))
     events, window = webhook_events(hook, account="shop", msg_id="follow-1", now=0.0)
     (follow,) = events
     assert isinstance(follow, Follow) and window is None
-    assert follow.viewer.user_id == "5bfa0218-477c-4d51-865c-64f0588794a6"
-    assert follow.ts == 1686811643.0 and follow.event_id == "follow-1"
+    assert follow.viewer.user_id == "fan-2b3c4d5e-6f70-4812-9a3b-4c5d6e7f8091"
+    assert follow.ts == 1763881000.0 and follow.event_id == "follow-1"
 
 
-def test_verify_webhook_sample_with_bom_parses_and_carries_the_challenge():
+def test_verify_webhook_with_bom_parses_and_carries_the_challenge():
     hook = parse_webhook(sample("VerifyWebhookEvent.json"))
-    assert hook.event == "verify_webhook" and hook.content["challenge"] == 12345
+    assert hook.event == "verify_webhook" and hook.content["challenge"] == 24680
     assert webhook_events(hook, account="shop", now=0.0) == ([], None)
 
 
@@ -82,30 +82,31 @@ def test_an_item_comment_reply_webhook_becomes_a_chat_message_on_the_video():
     events, _ = webhook_events(hook, account="shop", msg_id="hook-7", now=0.0)
     (chat,) = events
     assert isinstance(chat, ChatMessage)
-    assert chat.origin.kind == "video" and chat.origin.key.startswith("@9VxT0uuFWsE7M3Koc4olFM791")
-    assert chat.event_id == "hook-7"  # the doc sample has an empty comment_id
+    assert chat.origin.kind == "video" and chat.origin.key.startswith("@leadbotItem")
+    assert chat.event_id == "hook-7"  # the event came with an empty comment_id, as documented samples do
     assert chat.reply_to is None
 
 
-def test_comment_list_sample_decodes_with_cursor_and_has_more():
+def test_a_comment_list_decodes_with_cursor_and_has_more():
     page = parse_comment_list(sample("ItemCommentListResponse.json"))
     assert page.cursor == 1 and page.has_more is True
     (comment,) = page.comments
-    assert comment.text == "评论" and comment.nickname == "xiaoming" and comment.create_time == 1673507751
+    assert comment.text == "这个多少钱一盒" and comment.nickname == "阿青" and comment.create_time == 1763880000
     event = comment_event(comment, account="shop", item_id="@item")
-    assert event.event_id.startswith("@9VwW0qOBUN9mJyD3") and event.viewer.user_id.startswith("43eae150")
+    assert event.event_id.startswith("@leadbotComment") and event.viewer.user_id.startswith("viewer-5d6e7f80")
 
 
-def test_token_samples_with_numbers_as_strings_give_absolute_expiry_times():
+def test_token_responses_with_numbers_as_strings_give_absolute_expiry_times():
     tokens = parse_token_response(sample("OAuthAccessTokenResponse.json"), now=1000.0)
-    assert tokens.access_token == "access_token" and tokens.open_id == "aaa-bbb-ccc"
-    assert tokens.access_expires_at == 1000.0 + 86400 and tokens.refresh_expires_at == 1000.0 + 86400
+    assert tokens.access_token == "act.leadbot-access-1"
+    assert tokens.open_id == "shop-0c1d2e3f-4a5b-6c7d-8e9f-a0b1c2d3e4f5"
+    assert tokens.access_expires_at == 1000.0 + 1296000 and tokens.refresh_expires_at == 1000.0 + 2592000
     refreshed = parse_token_response(sample("OAuthRefreshTokenResponse.json"), now=2000.0, previous=tokens)
-    assert refreshed.access_expires_at == 2000.0 + 86400
+    assert refreshed.access_expires_at == 2000.0 + 1296000 and refreshed.access_token == "act.leadbot-access-2"
 
 
-def test_send_and_reply_response_samples_are_success():
-    assert api_data(sample("ItemCommentReplyResponse.json"))["comment_id"] == "11"
+def test_send_and_reply_responses_are_success():
+    assert api_data(sample("ItemCommentReplyResponse.json"))["comment_id"] == "42"
     assert api_data(sample("IMSendMessageResponse.json"))["error_code"] == 0
 
 

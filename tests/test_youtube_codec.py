@@ -1,4 +1,4 @@
-"""YouTube decoding on real liveChatMessages.list captures, error mapping, the quota budget,
+"""YouTube decoding on liveChatMessages.list payloads written after the documented shape, error mapping, the quota budget,
 and property tests of the decoders."""
 
 from __future__ import annotations
@@ -34,28 +34,29 @@ from handlers.events import ChatMessage, LiveEnded
 DATA = Path(__file__).parent / "data" / "youtube"
 
 
-def test_a_real_2020_chat_page_gives_chat_messages_token_and_polling_interval():
-    page = parse_chat_page((DATA / "liveChatMessageListResponse_2020-07.json").read_bytes())
-    assert page.next_page_token == "GL-g5f3twuoCIJ3dpYHuwuoC"
-    assert page.polling_interval_s == pytest.approx(4.813)
+def test_a_chat_page_gives_chat_messages_token_and_polling_interval():
+    page = parse_chat_page((DATA / "liveChatMessageListResponse.json").read_bytes())
+    assert page.next_page_token == "GLleadbotNextPage0001"
+    assert page.polling_interval_s == pytest.approx(5.12)
     assert page.offline_at is None
     events = [chat_item_event(i, account="shop", live_chat_id="chat", now=0.0).event for i in page.items]
     assert all(isinstance(e, ChatMessage) for e in events)
     first = events[0]
     assert isinstance(first, ChatMessage)
-    assert first.text == "On the shelf"
-    assert first.viewer.user_id == "UC2ZwzUUY_4dAJDGAaTsKjjA" and first.viewer.nickname == "Anhad Singh"
-    assert first.ts == datetime(2020, 7, 10, 14, 0, 30, 645000, tzinfo=UTC).timestamp()
+    assert first.text == "is the blue one in stock?"
+    assert first.viewer.user_id == "UCleadbotViewer000000001" and first.viewer.nickname == "Mara Quinn"
+    assert first.ts == datetime(2026, 11, 20, 14, 0, 30, 645000, tzinfo=UTC).timestamp()
     assert first.event_id.startswith("LCC.") and first.origin.kind == "live"
     assert len({e.event_id for e in events if e}) == len(events)
 
 
-def test_real_2024_items_with_microseconds_and_offset_parse():
-    items = json.loads((DATA / "liveChatMessages_items_2024-07.json").read_text(encoding="utf-8"))
+def test_items_with_short_fractions_offsets_and_emoji_parse():
+    items = json.loads((DATA / "liveChatMessages_items.json").read_text(encoding="utf-8"))
     events = [chat_item_event(i, account="shop", live_chat_id="c", now=0.0).event for i in items]
     assert [e.text for e in events if isinstance(e, ChatMessage)][2] == "watching from Turkey 🇹🇷 😍"
-    second = events[1]
-    assert second is not None and second.ts == datetime(2024, 7, 31, 16, 17, 37, 170440, tzinfo=UTC).timestamp()
+    first, second = events[0], events[1]
+    assert first is not None and first.ts == datetime(2026, 11, 21, 9, 15, 2, 500000, tzinfo=UTC).timestamp()
+    assert second is not None and second.ts == datetime(2026, 11, 21, 9, 15, 7, 170440, tzinfo=UTC).timestamp()
 
 
 def item(kind: str, **snippet: object) -> dict[str, object]:
