@@ -359,3 +359,27 @@ def test_everyday_live_commerce_asks_in_many_words(matcher: KeywordMatcher, text
 )
 def test_look_alikes_of_the_live_commerce_asks_are_not_new_leads(matcher: KeywordMatcher, text: str) -> None:
     assert not matcher.match(text).is_lead, matcher.explain(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("does it come in blue", "spec"),
+        ("do you have it in black?", "spec"),
+        ("can I get one", "want"),
+        ("purchased!", "ordered"),
+        ("just checked out", "ordered"),
+        ("shout out to mom, how much is it?", "price"),  # the shout-out is its own clause
+    ],
+)
+def test_english_variant_want_and_order_phrasings(matcher: KeywordMatcher, text: str, intent: str) -> None:
+    assert matcher.match(text).intents[:1] == (intent,), matcher.explain(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["how much do you weigh", "what's the link to your discord", "how much is membership", "how much time left",
+     "can i get a shoutout", "can i get a hi", "I purchased a house lol"],
+)
+def test_english_chat_about_the_streamer_or_the_stream_is_not_a_lead(matcher: KeywordMatcher, text: str) -> None:
+    assert not matcher.match(text).is_lead, matcher.explain(text)
