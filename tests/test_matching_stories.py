@@ -347,6 +347,7 @@ def test_everyday_live_commerce_asks_in_many_words(matcher: KeywordMatcher, text
     "text",
     [
         "今天几号",  # a date, not a link number
+        "这几号都有空",  # "these dates"
         "能拍照吗",
         "这个多少度",
         "苹果收到，不知道味道如何",  # a review waits to find out; it does not ask
